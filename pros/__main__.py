@@ -1,0 +1,3 @@
+from pros.cli import app
+
+app(prog_name="pros")

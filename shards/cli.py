@@ -1,0 +1,7 @@
+"""``pros shards ...``: verify, inspect and look at shard directories."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True)

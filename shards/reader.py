@@ -1,0 +1,180 @@
+"""Streaming shard reader for training: split by node and worker, shuffle buffer, resampled (infinite) mode,
+and a decode step whose failures are counted and logged instead of ending the stream.
+
+Torch is optional here: when the reader runs inside a ``torch.utils.data.DataLoader`` worker it splits shards
+between workers; without torch it is a plain iterable.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import sys
+import tarfile
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence
+
+from shards.urls import expand_urls
+
+log = logging.getLogger(__name__)
+
+RawSample = dict[str, Any]
+
+
+@dataclass
+class ReadCounts:
+    """What one reader (one process or worker) saw; ``corrupt_*`` are skipped, never fatal."""
+
+    samples: int = 0
+    corrupt_samples: int = 0
+    incomplete_samples: int = 0
+    corrupt_shards: int = 0
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    directory, _, base = name.rpartition("/")
+    key, _, ext = base.partition(".")
+    return (f"{directory}/{key}" if directory else key), ext
+
+
+def iter_tar_samples(url: str) -> Iterator[RawSample]:
+    """Group consecutive tar members by key into ``{"__key__", "__url__", ext: bytes, ...}`` dicts.
+
+    Raises tarfile.ReadError / EOFError / OSError when the archive is corrupt or truncated.
+    """
+    current: RawSample | None = None
+    with tarfile.open(url, mode="r|") as stream:
+        for member in stream:
+            if not member.isfile():
+                continue
+            key, ext = _split_name(member.name)
+            handle = stream.extractfile(member)
+            data = handle.read() if handle is not None else b""
+            if len(data) != member.size:
+                raise EOFError(f"{url}: member {member.name} is truncated")
+            if current is not None and current["__key__"] != key:
+                yield current
+                current = None
+            if current is None:
+                current = {"__key__": key, "__url__": url}
+            current[ext] = data
+    if current is not None:
+        yield current
+
+
+def node_rank_and_size() -> tuple[int, int]:
+    """This process's (rank, world size) from torch.distributed when initialized, else torchrun's variables."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def worker_id_and_count() -> tuple[int, int]:
+    """(worker id, worker count) inside a DataLoader worker, else (0, 1)."""
+    data = sys.modules.get("torch.utils.data")
+    info = data.get_worker_info() if data is not None else None
+    return (info.id, info.num_workers) if info is not None else (0, 1)
+
+
+class ShardReader:
+    """Iterate decoded samples from shards.
+
+    urls: anything ``expand_urls`` takes (brace lists, ``::`` joins, directories).
+    decode: maps a raw sample to what the consumer wants; an exception marks the sample corrupt (counted, logged).
+    required: member extensions a sample must have; samples missing one are counted as incomplete and skipped.
+    shuffle_buffer: 0 streams in order; otherwise samples are shuffled through a buffer of that size.
+    resampled: draw shards at random with replacement forever (each consumer independently).
+    epoch: changes the shard order and shuffling deterministically; set it per epoch.
+    """
+
+    def __init__(
+        self,
+        urls: str | Sequence[str],
+        *,
+        decode: Callable[[RawSample], Any] | None = None,
+        required: Sequence[str] = (),
+        shuffle_buffer: int = 0,
+        resampled: bool = False,
+        seed: int = 0,
+        epoch: int = 0,
+        rank: int | None = None,
+        world_size: int | None = None,
+    ) -> None:
+        self.urls = expand_urls(urls if isinstance(urls, str) else list(urls))
+        if not self.urls:
+            raise ValueError(f"no shards found for {urls!r}; pass tar paths, a brace list or a shard directory")
+        self.decode = decode
+        self.required = tuple(required)
+        self.shuffle_buffer = shuffle_buffer
+        self.resampled = resampled
+        self.seed = seed
+        self.epoch = epoch
+        self.rank = rank
+        self.world_size = world_size
+        self.counts = ReadCounts()
+
+    def consumer(self) -> tuple[int, int]:
+        """(index, count) of this consumer among all nodes x workers."""
+        rank, world = node_rank_and_size()
+        rank = self.rank if self.rank is not None else rank
+        world = self.world_size if self.world_size is not None else world
+        worker, workers = worker_id_and_count()
+        return rank * workers + worker, world * workers
+
+    def shard_stream(self, rng: random.Random) -> Iterator[str]:
+        index, count = self.consumer()
+        if self.resampled:
+            while True:
+                yield rng.choice(self.urls)
+        order = list(self.urls)
+        if self.shuffle_buffer:
+            random.Random(f"{self.seed}-{self.epoch}").shuffle(order)
+        mine = order[index::count]
+        if not mine:
+            log.warning("consumer %d of %d has no shard: %d shards for %d consumers", index, count, len(order), count)
+        yield from mine
+
+    def raw_samples(self, rng: random.Random) -> Iterator[RawSample]:
+        for url in self.shard_stream(rng):
+            try:
+                yield from iter_tar_samples(url)
+            except (tarfile.ReadError, EOFError, OSError) as err:
+                self.counts.corrupt_shards += 1
+                log.warning("skipping the rest of corrupt shard %s: %s", url, err)
+
+    def decoded_samples(self, rng: random.Random) -> Iterator[Any]:
+        for raw in self.raw_samples(rng):
+            missing = [ext for ext in self.required if ext not in raw]
+            if missing:
+                self.counts.incomplete_samples += 1
+                log.warning("sample %s in %s lacks %s; skipped", raw["__key__"], raw["__url__"], missing)
+                continue
+            if self.decode is None:
+                self.counts.samples += 1
+                yield raw
+                continue
+            try:
+                decoded = self.decode(raw)
+            except Exception as err:  # any decode failure is a corrupt sample, never the end of the stream
+                self.counts.corrupt_samples += 1
+                log.warning("corrupt sample %s in %s: %s", raw["__key__"], raw["__url__"], err)
+                continue
+            self.counts.samples += 1
+            yield decoded
+
+    def __iter__(self) -> Iterator[Any]:
+        index, count = self.consumer()
+        rng = random.Random(f"{self.seed}-{self.epoch}-{index}-{count}")
+        stream = self.decoded_samples(rng)
+        if self.shuffle_buffer <= 1:
+            yield from stream
+            return
+        buffer: list[Any] = []
+        for item in stream:
+            buffer.append(item)
+            if len(buffer) >= self.shuffle_buffer:
+                yield buffer.pop(rng.randrange(len(buffer)))
+        rng.shuffle(buffer)
+        yield from buffer
