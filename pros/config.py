@@ -24,6 +24,7 @@ from pros.errors import UserError
 T = TypeVar("T")
 
 _OVERRIDE = re.compile(r"^[A-Za-z_][\w.\-]*=")
+_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
 class ConfigError(UserError):
@@ -124,7 +125,7 @@ def _unknown_key_message(path: str, key: str, valid: list[str], where: str) -> s
     message = f"unknown config key {path!r}; valid keys at {level}: {', '.join(valid)}"
     close = difflib.get_close_matches(key, valid, n=1)
     if close:
-        message += f". Did you mean {where}{close[0]!r}?"
+        message += f". Did you mean {where + close[0]!r}?"
     return message
 
 
@@ -168,6 +169,8 @@ def coerce(value: Any, hint: Any, path: str) -> Any:
     if hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str) and _FLOAT.match(value.strip()):
+            return float(value)  # YAML 1.1 reads "1e-3" (no dot) as a string; users mean the number
         raise ConfigError(f"{path}: expected float, got {value!r} ({type(value).__name__})")
     if hint is str:
         if isinstance(value, str):
@@ -185,6 +188,18 @@ def coerce(value: Any, hint: Any, path: str) -> Any:
 
 
 def _type_name(hint: Any) -> str:
+    """Readable type names: ``int | None``, ``tuple[float, float]``, ``one of 'a', 'b'``."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in args)
+    if origin is typing.Literal:
+        return "one of " + ", ".join(map(repr, args))
+    if origin is not None and args:
+        return f"{getattr(origin, '__name__', origin)}[{', '.join(_type_name(a) for a in args)}]"
+    if hint is type(None):
+        return "None"
+    if hint is Ellipsis:
+        return "..."
     return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
 
 

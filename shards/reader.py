@@ -20,6 +20,7 @@ from shards.urls import expand_urls
 log = logging.getLogger(__name__)
 
 RawSample = dict[str, Any]
+_END_OF_ARCHIVE = 1024  # two zero blocks of 512 bytes close a tar archive
 
 
 @dataclass
@@ -41,7 +42,8 @@ def _split_name(name: str) -> tuple[str, str]:
 def iter_tar_samples(url: str) -> Iterator[RawSample]:
     """Group consecutive tar members by key into ``{"__key__", "__url__", ext: bytes, ...}`` dicts.
 
-    Raises tarfile.ReadError / EOFError / OSError when the archive is corrupt or truncated.
+    Raises tarfile.ReadError / EOFError / OSError when the archive is corrupt or truncated (also when it is cut at a
+    member boundary or inside a header, which tarfile alone does not report).
     """
     current: RawSample | None = None
     with tarfile.open(url, mode="r|") as stream:
@@ -49,18 +51,35 @@ def iter_tar_samples(url: str) -> Iterator[RawSample]:
             if not member.isfile():
                 continue
             key, ext = _split_name(member.name)
+            # Hand out the previous sample before reading on: it is complete even if this member turns out truncated.
+            if current is not None and current["__key__"] != key:
+                yield current
+                current = None
             handle = stream.extractfile(member)
             data = handle.read() if handle is not None else b""
             if len(data) != member.size:
                 raise EOFError(f"{url}: member {member.name} is truncated")
-            if current is not None and current["__key__"] != key:
-                yield current
-                current = None
             if current is None:
                 current = {"__key__": key, "__url__": url}
             current[ext] = data
+        unclean = _unclean_end(url, stream.offset)
+    if unclean:  # the last sample may be partial: drop it with the rest of the shard
+        raise EOFError(f"{url}: {unclean}")
     if current is not None:
         yield current
+
+
+def _unclean_end(path: str, offset: int) -> str | None:
+    """Why the archive does not end with its two zero blocks at ``offset``, or None when it does.
+
+    tarfile stops silently at a header cut short or damaged after the first member; this catches that case.
+    """
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        tail = handle.read(_END_OF_ARCHIVE)
+    if len(tail) < _END_OF_ARCHIVE or tail.strip(b"\0"):
+        return f"no clean end of archive after byte {offset}: the file is truncated or corrupt"
+    return None
 
 
 def node_rank_and_size() -> tuple[int, int]:
