@@ -9,7 +9,7 @@ import numpy as np
 
 # Reasons an input is not kept; every input gets a manifest row with one of these or "kept".
 DECODE_REASONS = (
-    "truncated", "not_an_image", "too_large", "too_small", "unsupported_format", "unreadable", "unsafe_path",
+    "truncated", "corrupt", "not_an_image", "too_large", "too_small", "unsupported_format", "unreadable", "unsafe_path",
 )
 SELECTION_REASONS = ("no_face", "faces_below_threshold")
 
@@ -29,6 +29,7 @@ class InputItem:
     data: bytes | None
     error: str | None = None
     error_detail: str = ""
+    caption: str | None = None  # from an img2dataset ``.json``/``.txt`` member or a parquet caption column
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,43 @@
+"""What counts as an input and how inputs are cut into units of work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+
+# Bytes columns tried, in this order, when a parquet file has neither ``image_column`` nor ``path_column``.
+FALLBACK_IMAGE_COLUMNS = ("image", "img", "bytes", "image_bytes", "jpeg", "png", "webp")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """How raw inputs are found and read.
+
+    image_column: parquet column holding encoded image bytes (binary, or a struct with a ``bytes`` field as
+        Hugging Face datasets write it). When missing, ``path_column`` is used, then the FALLBACK_IMAGE_COLUMNS.
+    path_column: parquet column holding image file paths; relative paths are taken from the parquet file's folder.
+    url_column: parquet column copied into each input's ``url`` when present.
+    caption_column: parquet column copied into each input's ``caption`` when present.
+    files_per_unit: a directory tree (and a run of loose image files) is cut into units of this many files,
+        in the order of their relative paths; one unit is one resumable piece of work.
+    extensions: file name endings (case-insensitive) that are images, in directories and in tars.
+    max_bytes: a file or tar member larger than this is rejected as ``too_large`` without being read.
+    """
+
+    image_column: str = "jpg"
+    path_column: str = "path"
+    url_column: str = "url"
+    caption_column: str = "caption"
+    files_per_unit: int = 1000
+    extensions: tuple[str, ...] = IMAGE_EXTENSIONS
+    max_bytes: int = 256 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if self.files_per_unit < 1:
+            raise ValueError(f"files_per_unit must be at least 1, got {self.files_per_unit}")
+        if self.max_bytes < 1:
+            raise ValueError(f"max_bytes must be positive, got {self.max_bytes}")
+
+    def is_image_name(self, name: str) -> bool:
+        return name.lower().endswith(tuple(e.lower() for e in self.extensions))
