@@ -1,0 +1,1 @@
+"""Evaluation protocols: linear probe on cached features, fine-tuning, few-shot label subsets."""
