@@ -61,6 +61,10 @@ _SPECS: tuple[BenchmarkSpec, ...] = (
         name="wflw", task="landmarks", splits=("train", "test", *_WFLW_TESTS), train_split="train",
         eval_splits=("test", *_WFLW_TESTS), module="wflw", title="WFLW",
     ),
+    BenchmarkSpec(
+        name="imagefolder", task="expression", splits=("train", "test"), train_split="train",
+        eval_splits=("test",), module="image_folder", title="Image folder",
+    ),
 )
 _BY_NAME = {spec.name: spec for spec in _SPECS}
 
