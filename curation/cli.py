@@ -2,8 +2,81 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
+from pathlib import Path
+
 import typer
+
+from pros.errors import friendly_errors
+
+CURATE_HELP = """Curate face-dominant shards from raw image dumps: decode, detect faces, cut face-centric crops.
+
+INPUT: folders (recursive), tar / WebDataset shards (img2dataset output too), parquet files, image files, brace lists (dir/{00000..00009}.tar) and '::' joins.
+
+KEY=VALUE words override config keys, e.g. detect.input_size=320 crops.size=256 sources.files_per_unit=500.
+
+Writes OUT/shards, OUT/manifest (a row for every input), OUT/report and the resolved config. An interrupted or changed run resumes: run the same command again.
+"""
+
+
+def curate_command(
+    inputs: list[str] = typer.Argument(..., metavar="INPUT... [KEY=VALUE...]", help="Inputs, then config overrides."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory (created; reused to resume)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML preset with config differences."),
+    workers: int | None = typer.Option(None, "--workers", "-w", help="Worker processes (default: config workers=1)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print what is done and what is left per stage, then exit."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 after the run if any input could not be decoded."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
+) -> None:
+    from rich.console import Console
+
+    from curation.config import load_curate_config
+    from curation.pipeline.run import curate
+    from pros.config import split_overrides
+    from pros.logs import setup_logging
+
+    setup_logging(verbose)
+    paths, overrides = split_overrides(inputs)
+    if workers is not None:
+        overrides.append(f"workers={workers}")
+    resolved = load_curate_config(config, overrides)
+    console = Console(stderr=True)
+    command = " ".join(shlex.quote(a) for a in ["pros", *sys.argv[1:]])
+    try:
+        result = curate(paths, out, resolved, dry_run=dry_run, command=command, console=console)
+    except KeyboardInterrupt:
+        console.print(f"[yellow]interrupted: committed units are kept; run the same command again to finish {out}")
+        raise typer.Exit(code=130) from None
+    if dry_run:
+        return
+    print_summary(console, result, out)
+    if strict and result.decode_rejections:
+        console.print(f"[red]--strict: {result.decode_rejections} input(s) could not be decoded; see {out}/manifest")
+        raise typer.Exit(code=1)
+
+
+def print_summary(console: object, result: object, out: Path) -> None:
+    from rich.table import Table
+
+    from curation.types import DECODE_REASONS
+
+    table = Table(title="inputs by outcome", show_header=True, header_style="bold")
+    table.add_column("status")
+    table.add_column("reason")
+    table.add_column("inputs", justify="right")
+    table.add_row("kept", "", str(result.kept))
+    for reason, count in result.reasons.items():
+        kind = "decode" if reason in DECODE_REASONS else "selection"
+        table.add_row(f"rejected ({kind})", reason or "", str(count))
+    table.add_row("[bold]total", "", f"[bold]{result.inputs}")
+    console.print(table)
+    console.print(
+        f"{result.samples} face samples in {out / 'shards'}; manifest: {out / 'manifest'}; "
+        f"report: {out / 'report' / 'index.html'}"
+    )
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root ``pros`` app."""
+    app.command(name="curate", help=CURATE_HELP)(friendly_errors(curate_command))

@@ -1,0 +1,65 @@
+"""The resolved configuration of ``pros curate``: one section per stage, plus how the run is executed.
+
+Build it with ``load_curate_config(preset, overrides)`` (defaults -> YAML preset -> ``key=value`` overrides), e.g.
+``detect.input_size=320 crops.size=256 sources.files_per_unit=500 workers=2``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from curation.crops import CropConfig
+from curation.decode_config import DecodeConfig
+from curation.detect.config import DetectorConfig
+from curation.sources.config import SourceConfig
+from pros.config import ConfigError, build_config
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """What the run report shows.
+
+    contact_sheet_kept: how many kept crops the kept-samples contact sheet shows (the first ones, in key order).
+    contact_sheet_rejected: how many rejected inputs the rejected-images contact sheet shows, spread over reasons.
+    thumbnail: side in pixels of one contact-sheet tile.
+    """
+
+    contact_sheet_kept: int = 64
+    contact_sheet_rejected: int = 32
+    thumbnail: int = 112
+
+
+@dataclass(frozen=True)
+class CurateConfig:
+    """``pros curate``: sources -> decode -> detect -> crops -> shards.
+
+    workers: worker processes; each works through whole input units (one unit = one output shard), with its
+        reading and decoding overlapping its detection. onnxruntime gets cores / workers threads each unless
+        ``detect.threads`` is set. 1 = run in the calling process.
+    Shard size: one input unit becomes one shard, so a shard holds the kept faces of ``sources.files_per_unit``
+        files of a folder, or of one input tar or parquet file.
+    """
+
+    sources: SourceConfig = field(default_factory=SourceConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    detect: DetectorConfig = field(default_factory=DetectorConfig)
+    crops: CropConfig = field(default_factory=CropConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ConfigError(f"workers={self.workers} must be at least 1")
+
+
+def load_curate_config(preset: Path | Mapping[str, Any] | None = None, overrides: Sequence[str] = ()) -> CurateConfig:
+    """Defaults, then a preset (YAML path or mapping), then dotted overrides; bad values raise ConfigError."""
+    try:
+        return build_config(CurateConfig, preset, overrides)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as err:  # a section's own check, e.g. sources.files_per_unit=0
+        raise ConfigError(f"invalid curate config: {err}") from err

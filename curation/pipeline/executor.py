@@ -1,0 +1,202 @@
+"""The local executor: units of work spread over worker processes (spawn) on one machine.
+
+Each worker runs whole units (decode in a reader thread, detection, crop+write), so with N workers N units are in
+flight and their reading, detection and writing overlap. Workers report finished images through a queue that the
+parent turns into one progress bar. ``workers=1`` runs in the calling process (no start-up cost).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue as queue_module
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from curation.pipeline.layout import RunLayout
+from curation.pipeline.planner import UnitPlan
+from curation.pipeline.unit import UnitResult, run_unit
+from curation.types import FaceDetector
+from pros.errors import UserError
+
+DetectorFactory = Callable[[Any], FaceDetector]  # DetectorConfig -> FaceDetector
+
+
+@dataclass
+class UnitFailure:
+    unit: int
+    name: str
+    error: str
+
+
+class Executor(Protocol):
+    def run(self, plans: Sequence[UnitPlan], on_items: Callable[[int], None]) -> tuple[list[UnitResult], list[UnitFailure]]:
+        ...
+
+
+def default_detector_factory(detector_config: Any) -> FaceDetector:
+    from curation.detect import build_detector
+
+    return build_detector(detector_config)
+
+
+class LazyDetector:
+    """Build the detector on first use, once per process: units whose detection is committed never load it."""
+
+    def __init__(self, factory: DetectorFactory, detector_config: Any) -> None:
+        self.factory = factory
+        self.detector_config = detector_config
+        self.detector: FaceDetector | None = None
+
+    def __call__(self) -> FaceDetector:
+        if self.detector is None:
+            self.detector = self.factory(self.detector_config)
+        return self.detector
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # respects taskset / cpusets, unlike os.cpu_count()
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def threads_per_worker(workers: int) -> int:
+    return max(1, usable_cores() // workers)
+
+
+def runtime_detector_config(config: Any, workers: int) -> Any:
+    """The detector settings a worker runs with: onnxruntime threads = cores / workers unless set."""
+    if config.detect.threads:
+        return config.detect
+    return replace(config.detect, threads=threads_per_worker(workers))
+
+
+@dataclass
+class LocalExecutor:
+    config: Any
+    layout: RunLayout
+    workers: int = 1
+    detector_factory: DetectorFactory = default_detector_factory
+
+    def run(self, plans: Sequence[UnitPlan], on_items: Callable[[int], None]) -> tuple[list[UnitResult], list[UnitFailure]]:
+        if self.workers <= 1 or len(plans) <= 1:
+            return self._run_here(plans, on_items)
+        return self._run_pool(plans, on_items)
+
+    def _run_here(self, plans: Sequence[UnitPlan], on_items: Callable[[int], None]):
+        detector = LazyDetector(self.detector_factory, runtime_detector_config(self.config, 1))
+        results, failures = [], []
+        for plan in plans:
+            try:
+                results.append(run_unit(plan, self.config, self.layout, detector, on_items))
+            except UserError:  # a problem every unit would hit (e.g. the detector model is missing): stop now
+                raise
+            except Exception as err:  # one bad unit must not stop the others; the run reports it at the end
+                failures.append(UnitFailure(plan.unit.index, plan.unit.name, f"{type(err).__name__}: {err}"))
+        return results, failures
+
+    def _run_pool(self, plans: Sequence[UnitPlan], on_items: Callable[[int], None]):
+        context = multiprocessing.get_context("spawn")
+        updates = context.Queue()
+        workers = min(self.workers, len(plans))
+        detector_config = runtime_detector_config(self.config, workers)
+        results, failures = [], []
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_init_worker,
+            initargs=(updates, self.detector_factory, detector_config),
+        ) as pool:
+            futures: dict[Future, UnitPlan] = {
+                pool.submit(_worker_run_unit, plan, self.config, self.layout): plan for plan in plans
+            }
+            pending = set(futures)
+            counter = _UnitCounter(on_items)
+            while pending:
+                try:
+                    done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                except KeyboardInterrupt:  # Ctrl-C: stop the workers now; committed units stay committed
+                    _stop_workers(pool)
+                    raise
+                counter.drain(updates)
+                for future in done:
+                    plan = futures[future]
+                    try:
+                        result = future.result()
+                    except UserError:
+                        _stop_workers(pool)
+                        raise
+                    except Exception as err:
+                        failures.append(UnitFailure(plan.unit.index, plan.unit.name, f"{type(err).__name__}: {err}"))
+                        continue
+                    results.append(result)
+                    counter.finish(result.unit, result.items)
+        return sorted(results, key=lambda r: r.unit), failures
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel queued units and end the running ones (their outputs stay uncommitted, so a rerun redoes them)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # no public API ends running tasks
+    for process in processes:
+        process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _UnitCounter:
+    """Turns workers' (unit, n) messages into progress; a finished unit's late messages are ignored and its total
+    is made exact from its result, so the bar ends at the true count."""
+
+    def __init__(self, on_items: Callable[[int], None]) -> None:
+        self.on_items = on_items
+        self.reported: dict[int, int] = {}
+        self.finished: set[int] = set()
+
+    def drain(self, updates: Any) -> None:
+        while True:
+            try:
+                unit, n = updates.get_nowait()
+            except queue_module.Empty:
+                return
+            if unit not in self.finished:
+                self.reported[unit] = self.reported.get(unit, 0) + n
+                self.on_items(n)
+
+    def finish(self, unit: int, items: int) -> None:
+        self.finished.add(unit)
+        self.on_items(items - self.reported.get(unit, 0))
+
+
+# Per-process state of a pool worker, set once by the pool's initializer.
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(updates: Any, factory: DetectorFactory, detector_config: Any) -> None:
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
+    _WORKER["updates"] = updates
+    _WORKER["detector"] = LazyDetector(factory, detector_config)
+
+
+def _die_with_parent() -> None:
+    """On Linux, have the kernel kill this worker when the parent dies (even by SIGKILL), so no orphan keeps writing
+    a unit that the next run will write again."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _worker_run_unit(plan: UnitPlan, config: Any, layout: RunLayout) -> UnitResult:
+    updates = _WORKER["updates"]
+    unit = plan.unit.index
+    return run_unit(plan, config, layout, _WORKER["detector"], lambda n: n and updates.put((unit, n)))

@@ -1,0 +1,65 @@
+"""Where a curation run keeps its files, in one place.
+
+``OUT/shards`` (the product), ``OUT/manifest`` (one parquet per input unit, a row for every input), ``OUT/report``,
+and ``OUT/work`` (per-stage outputs and commit markers that make the run resumable).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    out: Path
+
+    @property
+    def shards(self) -> Path:
+        return self.out / "shards"
+
+    @property
+    def manifest(self) -> Path:
+        return self.out / "manifest"
+
+    @property
+    def report(self) -> Path:
+        return self.out / "report"
+
+    @property
+    def work(self) -> Path:
+        return self.out / "work"
+
+    def marker(self, stage: str, unit: int) -> Path:
+        return self.work / "markers" / stage / f"{unit:05d}.json"
+
+    def decode_cache(self, unit: int) -> Path:
+        return self.work / "decode" / f"{unit:05d}.parquet"
+
+    def detections(self, unit: int) -> Path:
+        return self.work / "detect" / f"{unit:05d}.parquet"
+
+    def manifest_file(self, unit: int) -> Path:
+        return self.manifest / f"{unit:05d}.parquet"
+
+    def unit_files(self, unit: int) -> list[Path]:
+        """Every file this run layout keeps for ``unit``."""
+        stem = f"{unit:05d}"
+        names = [f"{stem}.tar", f"{stem}.parquet", f"{stem}_stats.json", f"{stem}.done"]
+        files = [self.shards / n for n in names] + [self.manifest_file(unit), self.decode_cache(unit),
+                                                     self.detections(unit)]
+        return files + [self.marker(stage, unit) for stage in ("decode", "detect", "write")]
+
+    def stale_units(self, count: int) -> list[int]:
+        """Units numbered ``count`` or above that earlier runs left (the inputs or ``files_per_unit`` changed)."""
+        found = set()
+        for folder in (self.shards, self.manifest):
+            for path in folder.glob("[0-9][0-9][0-9][0-9][0-9]*"):
+                stem = path.name[:5]
+                if stem.isdigit() and int(stem) >= count:
+                    found.add(int(stem))
+        return sorted(found)
+
+    def make_dirs(self) -> None:
+        for directory in (self.shards, self.manifest, self.report, self.work / "decode", self.work / "detect"):
+            directory.mkdir(parents=True, exist_ok=True)

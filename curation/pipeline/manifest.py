@@ -1,0 +1,53 @@
+"""The per-unit manifest: one row for every input, kept or not, so counts balance: inputs = kept + rejected."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from shards.writer import atomic_write
+
+MANIFEST_SCHEMA = pa.schema([
+    ("key", pa.string()),  # shards.make_key(unit, item); kept faces are key + "_f<face>"
+    ("unit", pa.int64()),
+    ("item", pa.int64()),
+    ("source_id", pa.string()),
+    ("path", pa.string()),
+    ("url", pa.string()),
+    ("status", pa.string()),  # "kept" or "rejected"
+    ("reason", pa.string()),  # None when kept; a decode or selection reason otherwise
+    ("detail", pa.string()),
+    ("width", pa.int64()),  # original image size; None when it could not be decoded
+    ("height", pa.int64()),
+    ("n_faces", pa.int64()),  # faces the detector found
+    ("n_kept_faces", pa.int64()),  # samples written for this input
+    ("max_score", pa.float64()),
+    ("largest_face_area_ratio", pa.float64()),  # largest face box area / image area
+])
+
+COLUMNS = tuple(MANIFEST_SCHEMA.names)
+
+
+def manifest_bytes(rows: Iterable[dict[str, Any]]) -> bytes:
+    table = pa.Table.from_pylist(sorted(rows, key=lambda r: r["item"]), schema=MANIFEST_SCHEMA)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def write_manifest(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, manifest_bytes(rows))
+
+
+def read_manifests(directory: Path, columns: list[str] | None = None) -> pa.Table:
+    """All unit manifests of a run as one table (in unit order)."""
+    files = sorted(Path(directory).glob("[0-9]*.parquet"))
+    if not files:
+        return MANIFEST_SCHEMA.empty_table() if columns is None else MANIFEST_SCHEMA.empty_table().select(columns)
+    return pa.concat_tables(pq.read_table(f, columns=columns, schema=MANIFEST_SCHEMA) for f in files)

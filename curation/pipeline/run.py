@@ -1,0 +1,158 @@
+"""``pros curate`` as a library call: list units, plan from markers, run what is left, write sizes and the report."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from curation.pipeline.executor import (
+    DetectorFactory,
+    LocalExecutor,
+    UnitFailure,
+    default_detector_factory,
+)
+from curation.pipeline.layout import RunLayout
+from curation.pipeline.lock import run_lock
+from curation.pipeline.manifest import read_manifests
+from curation.pipeline.planner import Plan, make_plan
+from curation.pipeline.progress import ImageProgress
+from curation.pipeline.unit import UnitResult, pipeline_stages
+from curation.types import DECODE_REASONS
+from pros.errors import UserError
+from pros.run_info import write_run_info
+from shards import write_sizes
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CurateResult:
+    """What a run did and what the output holds (counts over the whole output, not only this run's units)."""
+
+    plan: Plan
+    dry_run: bool = False
+    nothing_to_do: bool = False
+    units_run: dict[str, int] = field(default_factory=dict)  # stage -> units this run executed it for
+    results: list[UnitResult] = field(default_factory=list)
+    failures: list[UnitFailure] = field(default_factory=list)
+    inputs: int = 0
+    kept: int = 0
+    rejected: int = 0
+    samples: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def decode_rejections(self) -> int:
+        return sum(n for reason, n in self.reasons.items() if reason in DECODE_REASONS)
+
+
+def curate(
+    inputs: Sequence[str],
+    out: Path,
+    config: Any,
+    *,
+    dry_run: bool = False,
+    command: str = "pros curate",
+    console: Console | None = None,
+    detector_factory: DetectorFactory = default_detector_factory,
+) -> CurateResult:
+    """Curate ``inputs`` into ``out``; safe to call again after a crash or with changed settings (see planner)."""
+    from curation.sources import list_units
+
+    console = console or Console(stderr=True)
+    layout = RunLayout(Path(out))
+    units = list_units(list(inputs), config.sources, exclude=[str(out)])
+    if not units:
+        raise UserError(f"inputs {' '.join(inputs)} hold no images; point pros curate at folders, tars or parquet files")
+    stages = pipeline_stages()
+    plan = make_plan(layout, stages, config, units)
+    if dry_run:
+        console.print(f"plan for {layout.out}:\n{plan.describe()}")
+        return CurateResult(plan, dry_run=True)
+    report_file = layout.report / "report.json"
+    if not plan.pending and report_file.exists() and not layout.stale_units(len(units)):
+        console.print(f"nothing to do: all {len(units)} input units of {layout.out} are already committed")
+        return summarize(CurateResult(plan, nothing_to_do=True), layout)
+    layout.make_dirs()
+    with run_lock(layout.work):
+        plan = make_plan(layout, stages, config, units)  # again, now that no other run can change the markers
+        remove_stale_units(layout, len(units), console)
+        write_run_info(layout.out, config, command)
+        console.print(plan.describe())
+        executor = LocalExecutor(config, layout, config.workers, detector_factory)
+        with ImageProgress(estimate_items(plan, config.sources), console) as bar:
+            results, failures = executor.run(plan.pending, bar.advance)
+        write_sizes(layout.shards)
+        if failures:
+            lines = "\n".join(f"  unit {f.unit} ({f.name}): {f.error}" for f in failures[:10])
+            raise UserError(
+                f"{len(failures)} input unit(s) failed; the others are committed. Fix the cause and run the same "
+                f"command again to finish them:\n{lines}"
+            )
+        from curation.report import write_report
+
+        write_report(layout, config)
+    result = summarize(CurateResult(plan, results=results), layout)
+    result.units_run = {s: sum(s in r.ran for r in results) for s in plan.stages}
+    return result
+
+
+def remove_stale_units(layout: RunLayout, count: int, console: Console) -> None:
+    """Delete the outputs of units past the current unit list, so shards, sizes and manifests describe this input."""
+    stale = layout.stale_units(count)
+    if not stale:
+        return
+    console.print(f"removing the outputs of {len(stale)} unit(s) that the current inputs no longer have "
+                  f"({stale[0]:05d}..{stale[-1]:05d})")
+    for unit in stale:
+        for path in layout.unit_files(unit):
+            path.unlink(missing_ok=True)
+
+
+def summarize(result: CurateResult, layout: RunLayout) -> CurateResult:
+    """Fill the counts from the manifests of every committed unit."""
+    table = read_manifests(layout.manifest, ["status", "reason", "n_kept_faces"])
+    statuses = table.column("status").to_pylist()
+    reasons = Counter(r for s, r in zip(statuses, table.column("reason").to_pylist()) if s == "rejected")
+    result.inputs = len(statuses)
+    result.kept = statuses.count("kept")
+    result.rejected = statuses.count("rejected")
+    result.samples = int(sum(n or 0 for n in table.column("n_kept_faces").to_pylist()))
+    result.reasons = dict(reasons.most_common())
+    return result
+
+
+def estimate_items(plan: Plan, sources: Any) -> int | None:
+    """Inputs the pending units hold, for the progress bar's total; None when a unit's size is not cheap to know."""
+    total = 0
+    for unit_plan in plan.pending:
+        count = unit_size(unit_plan.unit, sources)
+        if count is None:
+            return None
+        total += count
+    return total
+
+
+def unit_size(unit: Any, sources: Any) -> int | None:
+    """The number of inputs of ``unit``, from a listing, parquet metadata or tar headers (no image is read)."""
+    try:
+        if unit.kind == "directory":
+            return len(unit.members)
+        if unit.kind == "parquet":
+            import pyarrow.parquet as pq
+
+            return pq.ParquetFile(unit.path).metadata.num_rows
+        if unit.kind == "tar" and unit.path.lower().endswith(".tar"):
+            import tarfile
+
+            with tarfile.open(unit.path, mode="r:") as tar:  # seeks from header to header
+                return sum(sources.is_image_name(m.name) for m in tar.getmembers())
+    except Exception:  # a damaged file: its size is unknown, the run itself reports it
+        return None
+    return None

@@ -1,0 +1,87 @@
+"""Write ``report/report.json``, the PNG pictures and a self-contained ``report/index.html`` for a run."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from curation.pipeline.layout import RunLayout
+from curation.pipeline.manifest import read_manifests
+from curation.report.plots import counts_png, histogram_png
+from curation.report.sheets import (
+    grid,
+    kept_tiles,
+    pick_rejected,
+    png_bytes,
+    rejected_tiles,
+)
+from curation.report.summary import summarize_run
+from shards.writer import atomic_write
+
+
+def write_report(layout: RunLayout, config: Any) -> dict[str, Any]:
+    """Build the report from what is on disk (so it always describes the whole output) and return its numbers."""
+    summary = summarize_run(layout)
+    directory = layout.report
+    directory.mkdir(parents=True, exist_ok=True)
+    pictures = {
+        "status_reasons.png": counts_png(
+            "inputs by outcome", {"kept": summary["kept"], **summary["by_reason"]}, "status / reason", "#55A868"),
+        "faces_per_image.png": counts_png(
+            "faces found per decoded image", summary["faces_per_image"], "faces in the image"),
+        "face_scores.png": histogram_png("detection scores (all faces)", summary["face_score_histogram"], "score"),
+        "face_sizes.png": histogram_png(
+            "face sizes (all faces)", summary["face_size_histogram"], "shorter box side, original pixels",
+            integer_edges=True),
+    }
+    side = config.report.thumbnail
+    rows = read_manifests(layout.manifest).to_pylist()
+    pictures["kept_samples.png"] = png_bytes(grid(kept_tiles(layout, config.report.contact_sheet_kept, side)))
+    rejected = pick_rejected(rows, config.report.contact_sheet_rejected)
+    pictures["rejected_inputs.png"] = png_bytes(grid(rejected_tiles(layout, rejected, side)))
+    for name, data in pictures.items():
+        atomic_write(directory / name, data)
+    summary["pictures"] = sorted(pictures)
+    atomic_write(directory / "report.json", (json.dumps(summary, indent=2) + "\n").encode())
+    atomic_write(directory / "index.html", page(layout.out, summary, pictures).encode())
+    return summary
+
+
+def _img(pictures: dict[str, bytes], name: str, alt: str) -> str:
+    data = base64.b64encode(pictures[name]).decode()
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _table(title: str, counts: dict[str, Any]) -> str:
+    rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{v}</td></tr>" for k, v in counts.items())
+    return f"<table><caption>{html.escape(title)}</caption>{rows or '<tr><td>(none)</td></tr>'}</table>"
+
+
+def page(out: Path, summary: dict[str, Any], pictures: dict[str, bytes]) -> str:
+    totals = {k: summary[k] for k in ("inputs", "kept", "rejected", "samples", "faces_detected")}
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>pros curate report: {html.escape(str(out))}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1200px; }}
+table {{ border-collapse: collapse; margin: 0 2em 1em 0; display: inline-table; vertical-align: top; }}
+caption {{ font-weight: bold; text-align: left; padding-bottom: .3em; }}
+td {{ border-bottom: 1px solid #ddd; padding: .2em .8em; }}
+img {{ max-width: 100%; margin: .5em 0; }}
+</style></head><body>
+<h1>pros curate report</h1>
+<p>Output: <code>{html.escape(str(out))}</code>. Every input has a row in <code>manifest/</code>;
+inputs = kept + rejected.</p>
+{_table("totals", totals)}{_table("rejected, by reason", summary["by_reason"])}{_table("faces per image", summary["faces_per_image"])}
+<h2>Outcomes</h2>{_img(pictures, "status_reasons.png", "inputs by outcome")}
+<h2>Faces</h2>{_img(pictures, "faces_per_image.png", "faces per image")}
+{_img(pictures, "face_scores.png", "detection scores")}
+{_img(pictures, "face_sizes.png", "face sizes")}
+<h2>Kept samples</h2><p>The first crops in key order; green: the face the crop is centred on, red: its landmarks.</p>
+{_img(pictures, "kept_samples.png", "kept samples")}
+<h2>Rejected inputs</h2><p>Taken from every reason in turn; grey tiles could not be decoded.</p>
+{_img(pictures, "rejected_inputs.png", "rejected inputs")}
+</body></html>
+"""

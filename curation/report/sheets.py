@@ -1,0 +1,151 @@
+"""Contact sheets: a grid of kept crops (centre face box and landmarks drawn), and one of rejected inputs with
+their reasons (inputs that could not be decoded show as a grey tile naming the reason)."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+from PIL import Image, ImageDraw, ImageFont
+
+from curation.pipeline.layout import RunLayout
+from curation.pipeline.unit_files import pixels_from_row
+
+LABEL_HEIGHT = 28
+
+
+def _font(size: int = 11) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1 has one fixed-size default font
+        return ImageFont.load_default()
+
+
+def _tile(image: Image.Image, side: int, lines: list[str]) -> Image.Image:
+    tile = Image.new("RGB", (side, side + LABEL_HEIGHT), (250, 250, 250))
+    image = image.copy()
+    image.thumbnail((side, side))
+    tile.paste(image, ((side - image.width) // 2, (side - image.height) // 2))
+    draw = ImageDraw.Draw(tile)
+    font = _font(10)
+    for n, line in enumerate(lines[:2]):
+        draw.text((3, side + 2 + 12 * n), _fit(draw, line, font, side - 6), fill=(30, 30, 30), font=font)
+    return tile
+
+
+def _fit(draw: ImageDraw.ImageDraw, text: str, font: Any, width: int) -> str:
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength("…" + text, font=font) > width:
+        text = text[1:]
+    return "…" + text
+
+
+def grid(tiles: list[Image.Image], columns: int = 8) -> Image.Image:
+    if not tiles:
+        empty = Image.new("RGB", (320, 40), (250, 250, 250))
+        ImageDraw.Draw(empty).text((8, 12), "(nothing to show)", fill=(90, 90, 90), font=_font(12))
+        return empty
+    width, height = tiles[0].size
+    columns = min(columns, len(tiles))
+    rows = (len(tiles) + columns - 1) // columns
+    sheet = Image.new("RGB", (columns * (width + 4) + 4, rows * (height + 4) + 4), (200, 200, 200))
+    for n, tile in enumerate(tiles):
+        sheet.paste(tile, (4 + (n % columns) * (width + 4), 4 + (n // columns) * (height + 4)))
+    return sheet
+
+
+def kept_tiles(layout: RunLayout, limit: int, side: int) -> list[Image.Image]:
+    tiles: list[Image.Image] = []
+    for tar_path in sorted(layout.shards.glob("[0-9]*.tar")):
+        if not tar_path.with_suffix(".done").exists():
+            continue
+        with tarfile.open(tar_path) as tar:
+            members = {m.name: m for m in tar.getmembers()}
+            for name in sorted(n for n in members if n.endswith(".jpg")):
+                key = name[: -len(".jpg")]
+                image = Image.open(io.BytesIO(tar.extractfile(members[name]).read())).convert("RGB")
+                meta = json.loads(tar.extractfile(members[f"{key}.json"]).read())
+                _draw_face(image, meta["faces"][0])
+                tiles.append(_tile(image, side, [key, f"score {meta['faces'][0]['score']:.2f}"]))
+                if len(tiles) >= limit:
+                    return tiles
+    return tiles
+
+
+def _draw_face(image: Image.Image, face: dict[str, Any]) -> None:
+    draw = ImageDraw.Draw(image)
+    width = max(1, image.width // 112)
+    draw.rectangle(face["box"], outline=(0, 220, 0), width=width)
+    for x, y in face["landmarks"]:
+        r = max(2.0, image.width / 60)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=(255, 60, 60))
+
+
+def pick_rejected(rows: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` rejected rows, taken from every reason in turn so rare reasons show too."""
+    by_reason: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if row["status"] == "rejected":
+            by_reason[row["reason"] or "unknown"].append(row)
+    picked: list[dict[str, Any]] = []
+    queues = [list(reversed(v)) for _, v in sorted(by_reason.items())]
+    while len(picked) < limit and any(queues):
+        for queue in queues:
+            if queue and len(picked) < limit:
+                picked.append(queue.pop())
+    return picked
+
+
+def rejected_tiles(layout: RunLayout, rows: list[dict[str, Any]], side: int) -> list[Image.Image]:
+    by_unit: dict[int, list[int]] = defaultdict(list)
+    for row in rows:
+        by_unit[row["unit"]].append(row["item"])
+    pixels = {}
+    for unit, items in by_unit.items():
+        cache = layout.decode_cache(unit)
+        if cache.exists():
+            for record in _cached_rows(cache, set(items)):
+                rgb = pixels_from_row(record)
+                if rgb is not None:
+                    pixels[(unit, record["item"])] = rgb
+    tiles = []
+    for row in rows:
+        rgb = pixels.get((row["unit"], row["item"]))
+        image = Image.fromarray(rgb) if rgb is not None else _reason_card(row["reason"], side)
+        tiles.append(_tile(image, side, [row["reason"] or "", row["source_id"] or ""]))
+    return tiles
+
+
+def _cached_rows(cache: Path, items: set[int]) -> list[dict[str, Any]]:
+    """The decode-cache rows of ``items``, reading only the row groups that hold them."""
+    parquet = pq.ParquetFile(cache)
+    column = parquet.schema_arrow.get_field_index("item")
+    rows = []
+    for group in range(parquet.metadata.num_row_groups):
+        stats = parquet.metadata.row_group(group).column(column).statistics
+        if stats is not None and stats.has_min_max and not any(stats.min <= i <= stats.max for i in items):
+            continue
+        rows += [r for r in parquet.read_row_group(group).to_pylist() if r["item"] in items]
+    return rows
+
+
+def _reason_card(reason: str | None, side: int) -> Image.Image:
+    card = Image.new("RGB", (side, side), (120, 120, 120))
+    draw = ImageDraw.Draw(card)
+    draw.line((0, 0, side, side), fill=(150, 150, 150), width=2)
+    draw.line((0, side, side, 0), fill=(150, 150, 150), width=2)
+    draw.text((6, side // 2 - 8), reason or "rejected", fill=(255, 255, 255), font=_font(12))
+    return card
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
