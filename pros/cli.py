@@ -12,6 +12,7 @@ import downstream.cli
 import shards.cli
 import training.cli
 from pros import __version__
+from pros.demo.cli import demo
 from pros.doctor import doctor
 
 app = typer.Typer(
@@ -41,4 +42,5 @@ app.command(help="Show versions, accelerators and which model weights are availa
 curation.cli.register(app)
 training.cli.register(app)
 downstream.cli.register(app)
+app.command(help="Run curate -> train -> export -> eval on real images from installed packages.")(demo)
 app.add_typer(shards.cli.app, name="shards", help="Check, summarize and look at shard directories.")

@@ -1,0 +1,25 @@
+"""``pros demo DIR``: the three commands end to end on real images that ship with installed packages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from pros.errors import friendly_errors
+
+
+@friendly_errors
+def demo(
+    out: Path = typer.Argument(Path("pros-demo"), help="Output directory for the dump, every step's output and index.html."),
+    train_steps: int = typer.Option(300, "--train-steps", help="ProS training steps (preset tiny-cpu)."),
+    copies: int = typer.Option(4, "--copies", help="Copies (mirrored, cropped, rescaled) of each real photo in the dump."),
+    eval_epochs: int = typer.Option(100, "--eval-epochs", help="Linear-probe epochs of the evaluation."),
+) -> None:
+    """Build a raw dump from real photos in installed packages, then curate -> train -> export -> eval, and write
+    one report page. Each step prints the command that runs it on your own data."""
+    from pros.demo.run import DemoConfig, run_demo
+    from pros.logs import setup_logging
+
+    setup_logging()
+    run_demo(out, DemoConfig(copies_per_photo=copies, train_steps=train_steps, eval_epochs=eval_epochs), typer.echo)

@@ -1,0 +1,22 @@
+"""The demo, reduced in size: every step runs for real and the report page shows each step's output."""
+
+from pathlib import Path
+
+from pros.demo.run import DemoConfig, run_demo
+
+
+def test_demo_runs_end_to_end_and_writes_one_report_page(tmp_path: Path) -> None:
+    lines: list[str] = []
+    page = run_demo(tmp_path, DemoConfig(copies_per_photo=1, train_steps=3, eval_epochs=5), lines.append)
+
+    html = page.read_text()
+    for picture in ("curated/report/kept_samples.png", "curated/report/rejected_inputs.png", "train/curves.png"):
+        assert (tmp_path / picture).is_file()
+        assert picture in html
+    table = (tmp_path / "eval" / "table.md").read_text()
+    assert "export" in table and "random_init" in table
+    output = "\n".join(lines)
+    assert "$ pros curate" in output and "$ pros train" in output and "$ pros eval" in output
+    # 6 face photos + 8 other photos + 4 broken files; every input is accounted for.
+    assert "18 inputs" in output
+    assert "not_an_image" in output and "truncated" in output
