@@ -1,0 +1,73 @@
+"""Export: the teacher backbone reloads through timm with equal outputs, and through onnxruntime with close ones."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from train_helpers import shard_urls, tiny_config
+
+from pros.errors import UserError
+from training.export import export_run, load_teacher_backbone
+from training.loop import train
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("export")
+    urls = shard_urls(root / "shards", n_shards=1, per_shard=16)
+    train(urls, root / "run", tiny_config("run.max_steps=3"))
+    return root / "run"
+
+
+def test_safetensors_export_loads_in_timm_with_equal_outputs(trained_run: Path, tmp_path: Path) -> None:
+    import timm
+
+    out = tmp_path / "release"
+    result = export_run(trained_run, out, "safetensors")
+    assert result.step == 3 and result.max_abs_diff == 0.0
+    meta = json.loads((out / "config.json").read_text())
+    assert meta["num_features"] == 192 and meta["pretrained_cfg"]["input_size"] == [3, 32, 32]
+    model = timm.create_model(  # exactly as the docs and the eval engineer load it
+        meta["architecture"], pretrained=True, num_classes=0, **meta["model_args"],
+        pretrained_cfg_overlay=dict(file=str(out / "model.safetensors")),
+    ).eval()
+    ours, _, _ = load_teacher_backbone(trained_run)
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model(x), ours(x))
+        assert not torch.equal(model(x), timm.create_model(meta["architecture"], num_classes=0,
+                                                           **meta["model_args"]).eval()(x))  # not a fresh init
+
+
+def test_onnx_export_matches_onnxruntime(trained_run: Path, tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    out = tmp_path / "onnx"
+    result = export_run(trained_run, out, "onnx")
+    assert result.max_abs_diff < 1e-4
+    session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    ours, _, _ = load_teacher_backbone(trained_run)
+    x = torch.randn(5, 3, 32, 32)
+    theirs = session.run(None, {"pixel_values": x.numpy()})[0]
+    with torch.no_grad():
+        np.testing.assert_allclose(theirs, ours(x).numpy(), atol=1e-4)
+
+
+def test_export_cli_and_its_errors(trained_run: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from pros.cli import app
+
+    done = CliRunner().invoke(app, ["export", str(trained_run), "--out", str(tmp_path / "cli")])
+    assert done.exit_code == 0, done.output
+    assert "exported step 3" in done.output and (tmp_path / "cli" / "model.safetensors").exists()
+    refused = CliRunner().invoke(app, ["export", str(tmp_path), "--out", str(tmp_path / "x")])
+    assert refused.exit_code == 2 and "no config.yaml" in refused.output
+    with pytest.raises(UserError, match="no config.yaml"):
+        export_run(tmp_path, tmp_path / "x")
+    with pytest.raises(UserError, match="--format"):
+        export_run(trained_run, tmp_path / "x", "pickle")

@@ -1,0 +1,1 @@
+"""Training data: multi-crop augmentation and the streaming shard dataset."""

@@ -1,0 +1,139 @@
+"""The training stream: shards -> raw samples (resampled, split by node and worker, shuffled as bytes) -> multi-crop
+views. A sample that fails to decode or augment is skipped and counted, never fatal.
+
+Data position on resume: the stream of a run segment is seeded by (seed, start step), so a resumed run continues
+with a fresh, deterministic stream rather than replaying the one the first segment already consumed. (Resampled
+shards make "the next unseen sample" undefined; reseeding is what webdataset-style infinite streams do as well.)
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import random
+import signal
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, IterableDataset
+
+from shards.reader import RawSample, ShardReader, node_rank_and_size, worker_id_and_count
+from shards.sample_meta import SampleMeta
+from training.config import DataConfig
+from training.data.transforms import MultiCrop, Point
+
+log = logging.getLogger(__name__)
+
+Item = tuple[list[torch.Tensor], str, int]  # views, sample key, samples skipped just before this one
+
+
+def decode_image(raw: RawSample) -> Image.Image:
+    with Image.open(io.BytesIO(raw["jpg"])) as image:
+        return image.convert("RGB")
+
+
+def face_points(raw: RawSample, image: Image.Image) -> list[Point]:
+    """The main face's 5 landmarks in this image's pixels (the json gives them in crop coordinates)."""
+    meta = SampleMeta.from_json(raw["json"])
+    if not meta.faces:
+        return []
+    scale_x, scale_y = image.width / meta.crop_size, image.height / meta.crop_size
+    return [(x * scale_x, y * scale_y) for x, y in meta.faces[0].landmarks]
+
+
+class MultiCropStream(IterableDataset):
+    """Endless iterable of ``(views, key, skipped)``; each DataLoader worker of each rank draws its own shards."""
+
+    def __init__(self, urls: Sequence[str], config: DataConfig, seed: int, start_step: int) -> None:
+        super().__init__()
+        self.urls = list(urls)
+        self.config = config
+        self.seed = seed
+        self.start_step = start_step
+        self.multicrop = MultiCrop(config)
+
+    def reader(self) -> ShardReader:
+        required = ("jpg", "json") if self.config.face_aware else ("jpg",)
+        return ShardReader(
+            self.urls, required=required, shuffle_buffer=self.config.shuffle_buffer, resampled=True,
+            seed=self.seed, epoch=self.start_step,
+        )
+
+    def __iter__(self) -> Iterator[Item]:
+        reader = self.reader()
+        rank, world = node_rank_and_size()
+        worker, workers = worker_id_and_count()
+        rng = random.Random(f"views-{self.seed}-{self.start_step}-{rank}-{world}-{worker}-{workers}")
+        reported = 0
+        corrupt = 0
+        for raw in reader:
+            try:
+                image = decode_image(raw)
+                keep = face_points(raw, image) if self.config.face_aware else []
+                views = self.multicrop(rng, image, keep)
+            except Exception as err:  # a bad sample costs one sample, never the run
+                corrupt += 1
+                log.warning("skipping corrupt sample %s in %s: %s", raw.get("__key__"), raw.get("__url__"), err)
+                continue
+            counts = reader.counts
+            skipped = corrupt + counts.incomplete_samples + counts.corrupt_shards
+            yield views, raw["__key__"], skipped - reported
+            reported = skipped
+
+
+def make_loader(stream: MultiCropStream, config: DataConfig, pin_memory: bool) -> DataLoader:
+    workers = config.num_workers
+    return DataLoader(
+        stream,
+        batch_size=config.batch_size,
+        num_workers=workers,
+        prefetch_factor=config.prefetch_factor if workers > 0 else None,
+        pin_memory=pin_memory,
+        drop_last=True,
+        persistent_workers=False,
+        worker_init_fn=_leave_signals_to_the_trainer if workers > 0 else None,
+    )
+
+
+def _leave_signals_to_the_trainer(worker_id: int) -> None:
+    """Workers ignore Ctrl-C and SIGTERM: the training process checkpoints and stops them (and they exit by
+    themselves if it dies)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def split_views(views: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """(global views, local views) of a collated batch."""
+    return views[:2], views[2:]
+
+
+def samples_in(urls: Sequence[str]) -> int:
+    """Samples in the given shards, from each directory's sizes.json (or, lacking it, the shards' commit markers).
+
+    Raises ValueError naming the shard when neither is there.
+    """
+    sizes: dict[Path, dict[str, Any]] = {}
+    total = 0
+    for url in urls:
+        path = Path(url)
+        if path.parent not in sizes:
+            sizes[path.parent] = _read_json(path.parent / "sizes.json") or {}
+        count = sizes[path.parent].get(path.name)
+        if count is None:
+            marker = _read_json(path.with_suffix(".done")) or {}
+            count = marker.get("count")
+        if count is None:
+            raise ValueError(f"no sample count for {url}: neither {path.parent / 'sizes.json'} nor its .done marker")
+        total += int(count)
+    return total
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
