@@ -1,0 +1,1 @@
+"""Image embedders: the ``ImageEmbedder`` protocol, its backends by name, and precomputed embeddings as input."""

