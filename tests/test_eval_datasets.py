@@ -41,7 +41,7 @@ def fixtures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_registry_lists_every_benchmark_with_its_splits() -> None:
-    assert benchmark_names() == ALL
+    assert benchmark_names() == [*ALL, "imagefolder"]
     assert benchmark_splits("300w") == ["train", "common", "challenging", "full"]
     assert benchmark_splits("AFLW-19") == ["train", "full", "frontal"]
     assert benchmark_spec("RAF-DB").name == "rafdb"
