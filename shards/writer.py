@@ -16,7 +16,7 @@ import tarfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, BinaryIO, Callable, Iterable, Mapping
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -66,9 +66,14 @@ def parquet_bytes(samples: Iterable[Sample]) -> bytes:
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through ``path.tmp``: fsync, then rename, then fsync the directory."""
+    atomic_write_with(path, lambda handle: handle.write(data))
+
+
+def atomic_write_with(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Let ``write`` fill ``path.tmp``, then fsync, rename over ``path`` and fsync the directory."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as handle:
-        handle.write(data)
+        write(handle)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)

@@ -9,7 +9,6 @@ A checkpoint holds only tensors and primitive containers:
 from __future__ import annotations
 
 import logging
-import os
 import random
 import re
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from shards.writer import atomic_write_with
 
 log = logging.getLogger(__name__)
 
@@ -87,17 +88,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
 def atomic_save(payload: dict[str, Any], path: Path) -> None:
     """``torch.save`` to ``path.tmp``, fsync, rename over ``path``, fsync the directory."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        torch.save(payload, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    atomic_write_with(path, lambda handle: torch.save(payload, handle))
 
 
 def save_checkpoint(run_dir: Path, step: int, payload: dict[str, Any], keep: int) -> Path:
