@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from pathlib import Path
 
 import typer
 
-from pros.errors import friendly_errors
+from pros.errors import UserError, friendly_errors
 
 CURATE_HELP = """Curate face-dominant shards from raw image dumps: decode, detect faces, cut face-centric crops.
 
@@ -25,6 +26,11 @@ def curate_command(
     out: Path = typer.Option(..., "--out", "-o", help="Output directory (created; reused to resume)."),
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML preset with config differences."),
     workers: int | None = typer.Option(None, "--workers", "-w", help="Worker processes (default: config workers=1)."),
+    executor: str | None = typer.Option(
+        None, "--executor", "-e", help="local (worker processes, default) or ray (Ray actors; see --ray-address)."),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="Ray cluster to join: auto, HOST:6379 or ray://HOST:10001 (default: start a "
+        "local Ray on this machine). Implies --executor ray."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what is done and what is left per stage, then exit."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 after the run if any input could not be decoded."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
@@ -40,6 +46,7 @@ def curate_command(
     paths, overrides = split_overrides(inputs)
     if workers is not None:
         overrides.append(f"workers={workers}")
+    overrides += executor_overrides(executor, ray_address)
     resolved = load_curate_config(config, overrides)
     console = Console(stderr=True)
     command = " ".join(shlex.quote(a) for a in ["pros", *sys.argv[1:]])
@@ -54,6 +61,20 @@ def curate_command(
     if strict and result.decode_rejections:
         console.print(f"[red]--strict: {result.decode_rejections} input(s) could not be decoded; see {out}/manifest")
         raise typer.Exit(code=1)
+
+
+def executor_overrides(executor: str | None, ray_address: str | None) -> list[str]:
+    """``--executor`` and ``--ray-address`` as config overrides (checked, with the other keys, by the config)."""
+    if executor == "local" and ray_address is not None:
+        raise UserError(f"--ray-address {ray_address} is for --executor ray; drop one of the two options")
+    overrides = []
+    if executor is not None:
+        overrides.append(f"executor={executor}")
+    if ray_address is not None:
+        if executor is None:
+            overrides.append("executor=ray")
+        overrides.append(f"ray.address={json.dumps(ray_address)}")  # quoted: YAML must not read HOST:PORT as a number
+    return overrides
 
 
 def print_summary(console: object, result: object, out: Path) -> None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from curation.crops import CropConfig
 from curation.decode_config import DecodeConfig
 from curation.detect.config import DetectorConfig
+from curation.pipeline.retrieval_config import RetrievalStageConfig
 from curation.sources.config import SourceConfig
 from pros.config import ConfigError, build_config
 
@@ -33,12 +34,41 @@ class ReportConfig:
 
 
 @dataclass(frozen=True)
+class RayConfig:
+    """How ``executor=ray`` runs (see docs/curate_ray.md).
+
+    address: the cluster to join: ``auto`` (the cluster this node joined with ``ray start``), ``HOST:6379`` or
+        ``ray://HOST:10001``; empty = start a local Ray with this machine's cores for the run and stop it after.
+    actors: actors running units at once, each holding one detector; 0 = the cluster's CPUs / max(1, cpus_per_actor).
+    cpus_per_actor: CPUs Ray reserves per actor; fractions leave room for other Ray work. onnxruntime gets
+        max(1, floor(cpus_per_actor)) threads per actor unless ``detect.threads`` is set.
+    gpus_per_actor: GPUs Ray reserves per actor (e.g. 0.25 packs 4 actors on a GPU; use with ``detect.device=auto``).
+    """
+
+    address: str = ""
+    actors: int = 0
+    cpus_per_actor: float = 0.5
+    gpus_per_actor: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.actors < 0:
+            raise ConfigError(f"ray.actors={self.actors} must be 0 (one per CPU) or a positive count")
+        if self.cpus_per_actor <= 0:
+            raise ConfigError(f"ray.cpus_per_actor={self.cpus_per_actor} must be above 0, e.g. 0.5 or 1")
+        if self.gpus_per_actor < 0:
+            raise ConfigError(f"ray.gpus_per_actor={self.gpus_per_actor} must be 0 or more")
+
+
+@dataclass(frozen=True)
 class CurateConfig:
     """``pros curate``: sources -> decode -> detect -> crops -> shards.
 
     workers: worker processes; each works through whole input units (one unit = one output shard), with its
         reading and decoding overlapping its detection. onnxruntime gets cores / workers threads each unless
-        ``detect.threads`` is set. 1 = run in the calling process.
+        ``detect.threads`` is set. 1 = run in the calling process. Used by ``executor=local``.
+    executor: ``local`` (worker processes on this machine) or ``ray`` (Ray actors on one or many machines, set up
+        by the ``ray`` section). Both write the same shards and markers, so a run started with one resumes with
+        the other.
     Shard size: one input unit becomes one shard, so a shard holds the kept faces of ``sources.files_per_unit``
         files of a folder, or of one input tar or parquet file.
     """
@@ -48,7 +78,10 @@ class CurateConfig:
     detect: DetectorConfig = field(default_factory=DetectorConfig)
     crops: CropConfig = field(default_factory=CropConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    retrieval: RetrievalStageConfig = field(default_factory=RetrievalStageConfig)
     workers: int = 1
+    executor: Literal["local", "ray"] = "local"
+    ray: RayConfig = field(default_factory=RayConfig)
 
     def __post_init__(self) -> None:
         if self.workers < 1:

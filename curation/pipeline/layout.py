@@ -48,7 +48,10 @@ class RunLayout:
         names = [f"{stem}.tar", f"{stem}.parquet", f"{stem}_stats.json", f"{stem}.done"]
         files = [self.shards / n for n in names] + [self.manifest_file(unit), self.decode_cache(unit),
                                                      self.detections(unit)]
-        return files + [self.marker(stage, unit) for stage in ("decode", "detect", "write")]
+        retrieval = [self.out / "embeddings" / "img_emb" / f"img_emb_{stem}.npy",
+                     self.out / "embeddings" / "metadata" / f"metadata_{stem}.parquet",
+                     self.work / "decisions" / f"{stem}.parquet"]
+        return files + retrieval + [self.marker(stage, unit) for stage in ("decode", "detect", "embed", "write")]
 
     def stale_units(self, count: int) -> list[int]:
         """Units numbered ``count`` or above that earlier runs left (the inputs or ``files_per_unit`` changed)."""

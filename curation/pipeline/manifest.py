@@ -28,6 +28,12 @@ MANIFEST_SCHEMA = pa.schema([
     ("n_kept_faces", pa.int64()),  # samples written for this input
     ("max_score", pa.float64()),
     ("largest_face_area_ratio", pa.float64()),  # largest face box area / image area
+    # The retrieval step's decision (None when it made none, or retrieval is off): seed, retrieved,
+    # recheck_<why>, duplicate, cluster_cap; see curation/pipeline/decisions.py.
+    ("decision", pa.string()),
+    ("seed_key", pa.string()),  # retrieved: the seed that retrieved it
+    ("similarity", pa.float64()),  # retrieved: cosine to that seed; duplicate: cosine to the kept copy
+    ("duplicate_of", pa.string()),  # duplicate: the key of the kept copy
 ])
 
 COLUMNS = tuple(MANIFEST_SCHEMA.names)

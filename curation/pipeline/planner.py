@@ -1,7 +1,9 @@
 """The plan: for every input unit, which stages are still to run, from the commit markers on disk.
 
 A stage is done for a unit when its marker holds the signature the current run expects (stage version, hash of the
-config parts the stage depends on, input fingerprint), its outputs exist, and every stage before it is done.
+config parts the stage depends on, input fingerprint), its outputs exist, and every stage it reads from is done. A
+stage reads from the stage before it unless it names its inputs in ``after`` (the embed stage reads only the decode
+cache, so a detector change does not re-embed).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pros.config import to_dict
 class UnitPlan:
     unit: Any  # curation.sources.InputUnit
     signatures: dict[str, StageSignature]
-    todo: tuple[str, ...]  # stage names still to run, always a suffix of the stage list
+    todo: tuple[str, ...]  # stage names still to run: a stage runs when it or a stage it reads from is not done
 
 
 @dataclass(frozen=True)
@@ -57,13 +59,26 @@ def part_hash(part: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+def upstream_names(stages: Sequence[Any], position: int) -> tuple[str, ...]:
+    """The stages whose outputs stage ``position`` reads: its ``after`` names, else the stage before it."""
+    after = getattr(stages[position], "after", None)
+    if after is not None:
+        return tuple(after)
+    return (stages[position - 1].name,) if position else ()
+
+
 def stage_signatures(stages: Sequence[Any], config: Any, fingerprint: str) -> dict[str, StageSignature]:
-    signatures = {}
-    upstream = fingerprint
-    for stage in stages:
-        signature = StageSignature(stage.name, stage.version, part_hash(stage.config_part(config)), upstream)
-        signatures[stage.name] = signature
-        upstream = signature.digest()
+    signatures: dict[str, StageSignature] = {}
+    for position, stage in enumerate(stages):
+        names = upstream_names(stages, position)
+        if not names:
+            upstream = fingerprint
+        elif len(names) == 1:
+            upstream = signatures[names[0]].digest()
+        else:
+            joined = ",".join(signatures[n].digest() for n in names)
+            upstream = hashlib.sha256(joined.encode()).hexdigest()[:24]
+        signatures[stage.name] = StageSignature(stage.name, stage.version, part_hash(stage.config_part(config)), upstream)
     return signatures
 
 
@@ -78,8 +93,9 @@ def stage_done(layout: RunLayout, stage: Any, unit: int, signature: StageSignatu
 def plan_unit(layout: RunLayout, stages: Sequence[Any], config: Any, unit: Any) -> UnitPlan:
     signatures = stage_signatures(stages, config, unit.fingerprint)
     todo: list[str] = []
-    for stage in stages:
-        if todo or not stage_done(layout, stage, unit.index, signatures[stage.name]):
+    for position, stage in enumerate(stages):
+        upstream_todo = any(name in todo for name in upstream_names(stages, position))
+        if upstream_todo or not stage_done(layout, stage, unit.index, signatures[stage.name]):
             todo.append(stage.name)
     return UnitPlan(unit, signatures, tuple(todo))
 

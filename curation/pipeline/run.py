@@ -13,6 +13,7 @@ from rich.console import Console
 
 from curation.pipeline.executor import (
     DetectorFactory,
+    Executor,
     LocalExecutor,
     UnitFailure,
     default_detector_factory,
@@ -20,9 +21,9 @@ from curation.pipeline.executor import (
 from curation.pipeline.layout import RunLayout
 from curation.pipeline.lock import run_lock
 from curation.pipeline.manifest import read_manifests
-from curation.pipeline.planner import Plan, make_plan
-from curation.pipeline.progress import ImageProgress
-from curation.pipeline.unit import UnitResult, pipeline_stages
+from curation.pipeline.planner import Plan
+from curation.pipeline.two_phase import RetrievalPlan, plan_run, run_phases
+from curation.pipeline.unit import UnitResult
 from curation.types import DECODE_REASONS
 from pros.errors import UserError
 from pros.run_info import write_run_info
@@ -70,24 +71,23 @@ def curate(
     units = list_units(list(inputs), config.sources, exclude=[str(out)])
     if not units:
         raise UserError(f"inputs {' '.join(inputs)} hold no images; point pros curate at folders, tars or parquet files")
-    stages = pipeline_stages()
-    plan = make_plan(layout, stages, config, units)
+    plan, retrieval = plan_run(layout, config, units)
     if dry_run:
-        console.print(f"plan for {layout.out}:\n{plan.describe()}")
+        console.print(f"plan for {layout.out}:\n{describe(plan, retrieval)}")
         return CurateResult(plan, dry_run=True)
     report_file = layout.report / "report.json"
-    if not plan.pending and report_file.exists() and not layout.stale_units(len(units)):
+    if not plan.pending and (retrieval is None or retrieval.done) and report_file.exists() \
+            and not layout.stale_units(len(units)):
         console.print(f"nothing to do: all {len(units)} input units of {layout.out} are already committed")
         return summarize(CurateResult(plan, nothing_to_do=True), layout)
     layout.make_dirs()
     with run_lock(layout.work):
-        plan = make_plan(layout, stages, config, units)  # again, now that no other run can change the markers
+        plan, retrieval = plan_run(layout, config, units)  # again, now that no other run can change the markers
         remove_stale_units(layout, len(units), console)
         write_run_info(layout.out, config, command)
-        console.print(plan.describe())
-        executor = LocalExecutor(config, layout, config.workers, detector_factory)
-        with ImageProgress(estimate_items(plan, config.sources), console) as bar:
-            results, failures = executor.run(plan.pending, bar.advance)
+        console.print(describe(plan, retrieval))
+        executor = build_executor(config, layout, detector_factory)
+        results, failures = run_phases(executor, plan, retrieval, layout, config, detector_factory, console)
         write_sizes(layout.shards)
         if failures:
             lines = "\n".join(f"  unit {f.unit} ({f.name}): {f.error}" for f in failures[:10])
@@ -101,6 +101,19 @@ def curate(
     result = summarize(CurateResult(plan, results=results), layout)
     result.units_run = {s: sum(s in r.ran for r in results) for s in plan.stages}
     return result
+
+
+def build_executor(config: Any, layout: RunLayout, detector_factory: DetectorFactory) -> Executor:
+    """The executor ``config.executor`` names: local worker processes, or Ray actors (imported only when asked)."""
+    if config.executor == "ray":
+        from curation.pipeline.ray_executor import RayExecutor
+
+        return RayExecutor(config, layout, detector_factory)
+    return LocalExecutor(config, layout, config.workers, detector_factory)
+
+
+def describe(plan: Plan, retrieval: RetrievalPlan | None) -> str:
+    return plan.describe() if retrieval is None else f"{plan.describe()}\n{retrieval.describe()}"
 
 
 def remove_stale_units(layout: RunLayout, count: int, console: Console) -> None:

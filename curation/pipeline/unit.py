@@ -1,4 +1,5 @@
-"""Run the stages a unit still needs, as one stream: items -> decode (in a reader thread) -> detect -> crop+write.
+"""Run the stages a unit still needs, as one stream: items -> decode (in a reader thread) -> [embed] -> detect ->
+crop+write. With retrieval on, a unit runs twice: up to embed before the global retrieval step, then writing after.
 
 Stages already committed for the unit are replayed from their outputs instead of run, so a detector change re-runs
 detection and writing while decoding is read back from the decode cache.
@@ -12,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from curation.pipeline.embed_stage import EmbedStage
 from curation.pipeline.layout import RunLayout
 from curation.pipeline.planner import UnitPlan
 from curation.pipeline.stages import DecodeStage, DetectStage, UnitContext
@@ -22,7 +24,11 @@ T = TypeVar("T")
 _END = object()
 
 
-def pipeline_stages() -> tuple[DecodeStage, DetectStage, CropWriteStage]:
+def pipeline_stages(config: Any = None, decisions_digest: str | None = None) -> tuple[Any, ...]:
+    """The per-unit stages in signature order; with retrieval on, embed joins them and writing reads the decisions
+    of the retrieval step whose signature digest is ``decisions_digest``."""
+    if config is not None and config.retrieval.enabled:
+        return DecodeStage(), DetectStage(), EmbedStage(), CropWriteStage(decisions_digest)
     return DecodeStage(), DetectStage(), CropWriteStage()
 
 
@@ -45,14 +51,18 @@ def run_unit(
     """Run ``plan.todo`` for one unit; ``on_items(n)`` is told each time n more inputs went through every stage."""
     from curation.sources import iter_items
 
-    decode, detect, write = pipeline_stages()
+    decode, detect, embed, write = DecodeStage(), DetectStage(), EmbedStage(), CropWriteStage()
     ctx = UnitContext(config, layout, plan.unit, plan.signatures, detector)
     items = iter_items(plan.unit, config.sources)
     stream: Iterator[Any] = decode.run(ctx, items) if decode.name in plan.todo else decode.replay(ctx, items)
     stream = prefetch(stream, depth=2 * config.detect.batch_size)
+    if embed.name in plan.todo:  # before detection, which lets go of the decoded pixels
+        stream = embed.run(ctx, stream)
     stream = detect.run(ctx, stream) if detect.name in plan.todo else detect.replay(ctx, stream)
+    if write.name in plan.todo:
+        stream = write.run(ctx, stream)
     done = 0
-    for _ in write.run(ctx, stream):
+    for _ in stream:
         done += 1
         if done % 8 == 0:
             on_items(8)

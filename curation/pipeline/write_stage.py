@@ -9,28 +9,39 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from curation.pipeline.manifest import write_manifest
 from curation.pipeline.stages import ItemRecord, UnitContext, commit
+from curation.pipeline.unit_files import faces_from_json
 from curation.types import DECODE_REASONS, DecodedImage, DetectedFace, Rejection
 from shards import Sample, make_key, write_shard
 
 
 class CropWriteStage:
+    """``decisions_digest``: the retrieval step's signature digest when retrieval is on (its decisions are an input)."""
+
     name = "write"
     version = "1"
     inputs = ("detect",)
+    after = ("detect",)  # with retrieval on, the embeddings reach writing through the decisions digest
     outputs = ("shards/NNNNN.{tar,parquet,_stats.json,done}", "manifest/NNNNN.parquet")
 
+    def __init__(self, decisions_digest: str | None = None) -> None:
+        self.decisions_digest = decisions_digest
+
     def config_part(self, config: Any) -> Any:
-        return {"crops": config.crops}
+        if self.decisions_digest is None:
+            return {"crops": config.crops}
+        return {"crops": config.crops, "decisions": self.decisions_digest}
 
     def run(self, ctx: UnitContext, stream: Iterator[ItemRecord]) -> Iterator[ItemRecord]:
         samples: list[Sample] = []
         rows: list[dict[str, Any]] = []
+        decisions = unit_decisions(ctx)
         for record in stream:
-            unit_samples, row = self.finish(ctx, record)
+            unit_samples, row = self.finish(ctx, record, decisions.get(record.item.item))
             samples.extend(unit_samples)
             rows.append(row)
             record.decoded = None
@@ -50,16 +61,26 @@ class CropWriteStage:
         commit(ctx, self.name, outputs, {"inputs": len(rows), "samples": len(samples),
                                          "kept": stats["images_kept"], "rejected": len(rows) - stats["images_kept"]})
 
-    def finish(self, ctx: UnitContext, record: ItemRecord) -> tuple[list[Sample], dict[str, Any]]:
-        """The samples of one input and its manifest row."""
+    def finish(self, ctx: UnitContext, record: ItemRecord,
+               decision: dict[str, Any] | None = None) -> tuple[list[Sample], dict[str, Any]]:
+        """The samples of one input and its manifest row; ``decision`` is the retrieval step's, if it made one."""
         row = manifest_row(ctx.unit.index, record)
         if record.status != "ok":
             return [], row
+        crops = ctx.config.crops
+        if decision is not None and decision["decision"] == "retrieved":
+            record.faces = faces_from_json(decision["faces"])  # the re-check's faces, judged by its rules
+            crops = replace(crops, min_score=ctx.config.retrieval.recheck.min_score)
         faces = to_decoded_pixels(record.faces or [], record.scale)
         original_per_decoded = record.width / max(1, record.decoded_width)
-        kept, reason = select_faces(faces, ctx.config.crops, original_per_decoded)
+        kept, reason = select_faces(faces, crops, original_per_decoded)
         row.update(n_faces=len(faces), max_score=max((f.score for f in faces), default=None),
                    largest_face_area_ratio=_largest_ratio(record))
+        if decision is not None:
+            row.update(decision=decision["decision"], seed_key=decision["seed_key"],
+                       similarity=decision["similarity"], duplicate_of=decision["duplicate_of"])
+            if not decision["keep"]:
+                kept, reason = [], DROP_REASONS.get(decision["decision"], reason)
         if not kept:
             row.update(status="rejected", reason=reason)
             return [], row
@@ -67,12 +88,14 @@ class CropWriteStage:
         if isinstance(decoded, Rejection):  # the bytes changed under us: say so rather than write a wrong crop
             row.update(status="rejected", reason=decoded.reason, detail=decoded.detail)
             return [], row
-        samples = [self.crop(ctx, record, decoded, faces, face, n, original_per_decoded) for n, face in enumerate(kept)]
+        samples = [self.crop(ctx, record, decoded, faces, face, n, original_per_decoded, decision)
+                   for n, face in enumerate(kept)]
         row.update(status="kept", n_kept_faces=len(samples))
         return samples, row
 
     def crop(self, ctx: UnitContext, record: ItemRecord, decoded: DecodedImage, faces: list[DetectedFace],
-             face: DetectedFace, number: int, original_per_decoded: float) -> Sample:
+             face: DetectedFace, number: int, original_per_decoded: float,
+             decision: dict[str, Any] | None = None) -> Sample:
         from curation.crops import face_crop
 
         item = record.item
@@ -83,6 +106,8 @@ class CropWriteStage:
             source_path=item.path, source_url=item.url, original_size=(record.width, record.height),
             scale=original_per_decoded,
         )
+        if decision is not None:
+            meta = replace(meta, curation=curation_entry(decision))
         x0, y0, x1, y1 = face.box
         sample_row = {
             "unit": ctx.unit.index, "item": item.item, "face": number, "source_id": item.source_id,
@@ -92,6 +117,27 @@ class CropWriteStage:
             "face_area_ratio": meta.face_area_ratio, "n_faces": len(meta.faces), "crop_size": meta.crop_size,
         }
         return Sample(key=key, members={"jpg": jpeg, "json": meta.to_json()}, row=sample_row)
+
+
+# Manifest ``reason`` of images the retrieval step dropped (a failed re-check keeps the first pass's reason).
+DROP_REASONS = {"duplicate": "duplicate", "cluster_cap": "cluster_cap"}
+
+
+def unit_decisions(ctx: UnitContext) -> dict[int, dict[str, Any]]:
+    """The retrieval step's decisions for this unit by item; empty when retrieval is off."""
+    if not ctx.config.retrieval.enabled:
+        return {}
+    from curation.pipeline.decisions import decisions_path, read_decisions
+
+    return read_decisions(decisions_path(ctx.layout.work, ctx.unit.index))
+
+
+def curation_entry(decision: dict[str, Any]) -> dict[str, Any]:
+    """The sample json's ``curation`` dict: why the image was kept."""
+    entry: dict[str, Any] = {"reason": decision["decision"]}
+    if decision["seed_key"] is not None:
+        entry.update(seed_key=decision["seed_key"], similarity=decision["similarity"])
+    return entry
 
 
 def select_faces(faces: list[DetectedFace], config: Any, scale: float) -> tuple[list[DetectedFace], str | None]:
@@ -137,5 +183,6 @@ def manifest_row(unit: int, record: ItemRecord) -> dict[str, Any]:
         "reason": record.reason, "detail": record.detail or "",
         "width": record.width if decoded else None, "height": record.height if decoded else None,
         "n_faces": 0 if decoded else None, "n_kept_faces": 0, "max_score": None, "largest_face_area_ratio": None,
+        "decision": None, "seed_key": None, "similarity": None, "duplicate_of": None,
     }
 

@@ -11,6 +11,7 @@ from typing import Any
 from curation.pipeline.layout import RunLayout
 from curation.pipeline.manifest import read_manifests
 from curation.report.plots import counts_png, histogram_png
+from curation.report.retrieval import duplicate_pair_tiles, retrieval_summary
 from curation.report.sheets import (
     grid,
     kept_tiles,
@@ -42,6 +43,10 @@ def write_report(layout: RunLayout, config: Any) -> dict[str, Any]:
     pictures["kept_samples.png"] = png_bytes(grid(kept_tiles(layout, config.report.contact_sheet_kept, side)))
     rejected = pick_rejected(rows, config.report.contact_sheet_rejected)
     pictures["rejected_inputs.png"] = png_bytes(grid(rejected_tiles(layout, rejected, side)))
+    if config.retrieval.enabled:
+        summary["retrieval"] = retrieval_summary(rows)
+        pairs = duplicate_pair_tiles(layout, rows, config.report.contact_sheet_rejected // 2, side)
+        pictures["duplicates.png"] = png_bytes(grid(pairs))
     for name, data in pictures.items():
         atomic_write(directory / name, data)
     summary["pictures"] = sorted(pictures)
@@ -83,5 +88,23 @@ inputs = kept + rejected.</p>
 {_img(pictures, "kept_samples.png", "kept samples")}
 <h2>Rejected inputs</h2><p>Taken from every reason in turn; grey tiles could not be decoded.</p>
 {_img(pictures, "rejected_inputs.png", "rejected inputs")}
+{_retrieval_section(summary, pictures)}
 </body></html>
 """
+
+
+def _retrieval_section(summary: dict[str, Any], pictures: dict[str, bytes]) -> str:
+    if "retrieval" not in summary:
+        return ""
+    section = summary["retrieval"]
+    counts = {k: section[k] for k in ("kept_from_seeds", "kept_from_retrieval", "samples_from_seeds",
+                                      "samples_from_retrieval", "duplicates_removed", "cluster_capped")}
+    duplicates = {f"{d['source_id']}": f"duplicate of {d['duplicate_of_source_id']} (cosine {d['similarity']:.3f})"
+                  for d in section["duplicates"]}
+    return f"""<h2>Retrieval</h2>
+<p>Seeds are the images the first detection pass kept; retrieved images were rejected by the first pass, found
+near a seed and passed the detector re-check.</p>
+{_table("kept, by origin", counts)}{_table("retrieved, rejected by the re-check", section["retrieved_but_rejected_by_recheck"])}
+{_table("duplicates removed", duplicates)}
+<h3>Duplicates and the copy kept</h3><p>In pairs: the removed duplicate, then the kept image.</p>
+{_img(pictures, "duplicates.png", "duplicates paired with the kept copy")}"""

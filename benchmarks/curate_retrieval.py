@@ -1,0 +1,66 @@
+"""What retrieval adds to a ``pros curate`` run: wall time with retrieval off vs on, and a retrieval-only rerun.
+
+Run: ``.venv/bin/python benchmarks/curate_retrieval.py [N]``. The pool is N variants (cropped, mirrored, resized to
+200-400 px) of five real photos (insightface t1 and Tom Hanks, Grace Hopper, skimage astronaut and coffee), so it
+holds many near-duplicates. One process, ``--workers 1``, CenterFace at ``detect.input_size=320``, the offline
+EfficientNet-Lite0 embedder. Ratios are within one run of this script.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import ImageOps
+from rich.console import Console
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from test_curate_retrieval import real_photos
+
+from curation.config import load_curate_config
+from curation.pipeline.run import curate
+
+
+def write_variants(folder: Path, count: int) -> None:
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    photos = list(real_photos().values())
+    for n in range(count):
+        image = photos[n % len(photos)]
+        w, h = image.size
+        cut = rng.uniform(0.0, 0.1, size=4)
+        image = image.crop((int(cut[0] * w), int(cut[1] * h), int(w - cut[2] * w), int(h - cut[3] * h)))
+        if n % 2:
+            image = ImageOps.mirror(image)
+        image.thumbnail((int(rng.integers(200, 400)),) * 2)
+        image.save(folder / f"img_{n:04d}.jpg", quality=92)
+
+
+def timed(pool: Path, out: Path, *overrides: str):
+    config = load_curate_config(None, ["detect.input_size=320", "sources.files_per_unit=50", *overrides])
+    start = time.perf_counter()
+    result = curate([str(pool)], out, config, console=Console(quiet=True))
+    return time.perf_counter() - start, result
+
+
+def main(count: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        pool = Path(tmp) / "pool"
+        write_variants(pool, count)
+        timed(pool, Path(tmp) / "warm", "retrieval.enabled=true")  # load models and imports outside the timings
+        off, first = timed(pool, Path(tmp) / "off")
+        on, second = timed(pool, Path(tmp) / "on", "retrieval.enabled=true")
+        rerun, third = timed(pool, Path(tmp) / "on", "retrieval.enabled=true", "retrieval.dedup.threshold=0.9")
+    print(f"pool: {count} images ({count // 5 + (count % 5 > 0)} per photo, near-duplicates of 5 photos)")
+    print(f"retrieval off: {off:6.2f} s  kept {first.kept}  samples {first.samples}")
+    print(f"retrieval on:  {on:6.2f} s  kept {second.kept}  samples {second.samples}  "
+          f"duplicates removed {second.reasons.get('duplicate', 0)}  ({on / off:.2f}x the time of off)")
+    print(f"rerun with only retrieval.dedup.threshold changed: {rerun:6.2f} s ({rerun / on:.2f}x a full run), "
+          f"stages run {third.units_run}")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100)

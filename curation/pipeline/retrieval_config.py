@@ -1,0 +1,60 @@
+"""Settings of the retrieval half of ``pros curate``: embed stage, index, seeded retrieval, re-check, dedup, balance.
+
+They live under one config section, ``retrieval.*`` (e.g. ``retrieval.enabled=true retrieval.seeded.k=16
+retrieval.dedup.threshold=0.9 retrieval.recheck.min_score=0.4``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from curation.embed.config import EmbedderConfig
+from curation.retrieval.config import (
+    BalanceConfig,
+    DedupConfig,
+    IndexConfig,
+    RetrievalConfig,
+)
+from pros.config import ConfigError
+
+
+@dataclass(frozen=True)
+class RecheckConfig:
+    """How the detector checks retrieved candidates again before they are kept (looser than the first pass).
+
+    score_threshold: the detector's own score threshold for the re-check (``detect.score_threshold`` for the
+        first pass).
+    min_score: a face of a retrieved image needs at least this score to become a sample (``crops.min_score`` for
+        the first pass); the other selection rules (``crops.min_face_px``, ``crops.max_faces``) stay as they are.
+    """
+
+    score_threshold: float = 0.3
+    min_score: float = 0.4
+
+    def __post_init__(self) -> None:
+        for name in ("score_threshold", "min_score"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"retrieval.recheck.{name}={getattr(self, name)} must lie in [0, 1]")
+
+
+@dataclass(frozen=True)
+class RetrievalStageConfig:
+    """The retrieval stages of ``pros curate``.
+
+    enabled: embed every decoded image, index the pool, retrieve the seeds' neighbours, re-check them with the
+        detector, remove near-duplicates and (optionally) balance clusters before writing. False = first pass only.
+    embed: the embedder (``retrieval.embed.backend``, ...; see docs/retrieval.md).
+    index: the FAISS index over the pool.
+    seeded: seeded retrieval (``k`` neighbours per seed above ``min_similarity``).
+    recheck: the detector settings retrieved candidates must pass.
+    dedup: near-duplicate removal among the images that would be kept.
+    balance: cluster-balanced sampling (off by default).
+    """
+
+    enabled: bool = False
+    embed: EmbedderConfig = field(default_factory=EmbedderConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
+    seeded: RetrievalConfig = field(default_factory=RetrievalConfig)
+    recheck: RecheckConfig = field(default_factory=RecheckConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    balance: BalanceConfig = field(default_factory=BalanceConfig)

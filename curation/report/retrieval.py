@@ -1,0 +1,73 @@
+"""The retrieval part of the report: kept from seeds vs from retrieval, re-check rejections, the duplicates removed
+(with the kept copy and the cosine between them), and a contact sheet pairing each duplicate with its kept copy."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from PIL import Image
+
+from curation.pipeline.layout import RunLayout
+from curation.pipeline.unit_files import pixels_from_row
+from curation.report.sheets import _cached_rows, _reason_card, _tile
+
+LISTED = 200  # most duplicates / retrieved images listed one by one in report.json
+
+
+def retrieval_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counts by decision and the duplicates and retrieved images one by one (``rows``: the manifests' rows)."""
+    by_key = {row["key"]: row for row in rows}
+    decided = [row for row in rows if row["decision"] is not None]
+    decisions = Counter(row["decision"] for row in decided)
+    kept = [row for row in decided if row["status"] == "kept"]
+    duplicates = [row for row in decided if row["decision"] == "duplicate"]
+    retrieved = [row for row in kept if row["decision"] == "retrieved"]
+    return {
+        "kept_from_seeds": sum(row["decision"] == "seed" for row in kept),
+        "kept_from_retrieval": len(retrieved),
+        "samples_from_seeds": sum(row["n_kept_faces"] or 0 for row in kept if row["decision"] == "seed"),
+        "samples_from_retrieval": sum(row["n_kept_faces"] or 0 for row in retrieved),
+        "retrieved_but_rejected_by_recheck": {d: n for d, n in sorted(decisions.items()) if d.startswith("recheck_")},
+        "duplicates_removed": len(duplicates),
+        "cluster_capped": decisions.get("cluster_cap", 0),
+        "by_decision": dict(sorted(decisions.items())),
+        "duplicates": [
+            {"key": row["key"], "source_id": row["source_id"], "duplicate_of": row["duplicate_of"],
+             "duplicate_of_source_id": by_key.get(row["duplicate_of"], {}).get("source_id"),
+             "similarity": row["similarity"], "why": "near-duplicate of a kept image with a better face score or "
+                                                      "more pixels (cosine >= retrieval.dedup.threshold)"}
+            for row in duplicates[:LISTED]
+        ],
+        "retrieved": [
+            {"key": row["key"], "source_id": row["source_id"], "seed_key": row["seed_key"],
+             "similarity": row["similarity"]}
+            for row in retrieved[:LISTED]
+        ],
+    }
+
+
+def duplicate_pair_tiles(layout: RunLayout, rows: list[dict[str, Any]], limit: int, side: int) -> list[Image.Image]:
+    """Tiles in pairs: a removed duplicate, then the kept image it duplicates (decode-cache pixels)."""
+    by_key = {row["key"]: row for row in rows}
+    pairs = [(row, by_key[row["duplicate_of"]]) for row in rows
+             if row["decision"] == "duplicate" and row["duplicate_of"] in by_key][:limit]
+    wanted: dict[int, set[int]] = defaultdict(set)
+    for pair in pairs:
+        for row in pair:
+            wanted[row["unit"]].add(row["item"])
+    pixels = {}
+    for unit, items in wanted.items():
+        cache = layout.decode_cache(unit)
+        if cache.exists():
+            for record in _cached_rows(cache, items):
+                rgb = pixels_from_row(record)
+                if rgb is not None:
+                    pixels[(unit, record["item"])] = rgb
+    tiles = []
+    for duplicate, original in pairs:
+        for row, label in ((duplicate, f"removed, cos {duplicate['similarity']:.2f}"), (original, "kept")):
+            rgb = pixels.get((row["unit"], row["item"]))
+            image = Image.fromarray(rgb) if rgb is not None else _reason_card(label, side)
+            tiles.append(_tile(image, side, [label, row["source_id"] or row["key"]]))
+    return tiles
