@@ -166,6 +166,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--input-size", type=int, default=640)
+    parser.add_argument("--per-unit", type=int, default=25,
+                        help="sources.files_per_unit: a unit is the grain of work, so --workers 2 needs several")
     parser.add_argument("--memory", default="1000,10000", help="dump sizes for the peak-memory check ('' to skip)")
     parser.add_argument("--memory-input-size", type=int, default=320)
     parser.add_argument("--work", type=Path, default=Path("/tmp/curate_bench"))
@@ -189,15 +191,16 @@ def throughput(args: argparse.Namespace, cores: int) -> None:
     print(f"stages alone, {args.images} images, detector input {args.input_size}, {cores} onnxruntime threads:")
     for stage in ("decode", "detect", "crop"):
         print(f"  {stage:<7} {alone[stage]:8.1f} images/s   {alone['cpu_ms_per_image'][stage]:7.1f} CPU ms/image")
-    e2e_total, e2e_exec, e2e_cpu = end_to_end(dump, args.work / "out_w1", args.input_size, 1)
+    units = f"sources.files_per_unit={args.per_unit}"
+    e2e_total, e2e_exec, e2e_cpu = end_to_end(dump, args.work / "out_w1", args.input_size, 1, units)
     print(f"end to end, --workers 1: {e2e_exec:.1f} images/s without the report ({e2e_total:.1f} with it), "
           f"{e2e_cpu:.1f} CPU ms/image")
     print(f"  end to end / detector alone, wall: {e2e_exec / alone['detect']:.2f} (target >= 0.8); "
           f"CPU: {alone['cpu_ms_per_image']['detect'] / e2e_cpu:.2f}")
-    _, w2, _ = end_to_end(dump, args.work / "out_w2", args.input_size, 2)
+    _, w2, _ = end_to_end(dump, args.work / "out_w2", args.input_size, 2, units)
     print(f"--workers 2: {w2:.1f} images/s; workers 2 / workers 1 = {w2 / e2e_exec:.2f} (target >= 1.6)")
-    _, one_thread_1, _ = end_to_end(dump, args.work / "out_w1t1", args.input_size, 1, "detect.threads=1")
-    _, one_thread_2, _ = end_to_end(dump, args.work / "out_w2t1", args.input_size, 2, "detect.threads=1")
+    _, one_thread_1, _ = end_to_end(dump, args.work / "out_w1t1", args.input_size, 1, units, "detect.threads=1")
+    _, one_thread_2, _ = end_to_end(dump, args.work / "out_w2t1", args.input_size, 2, units, "detect.threads=1")
     print(f"with detect.threads=1 per worker: workers 1 {one_thread_1:.1f}, workers 2 {one_thread_2:.1f} images/s; "
           f"ratio {one_thread_2 / one_thread_1:.2f}")
 
