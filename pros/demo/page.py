@@ -29,8 +29,14 @@ def markdown_table_to_html(markdown: str) -> str:
     return f"<table><tr>{head}</tr>{body}</table>" + "".join(notes)
 
 
+def _cell(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items()) or "none"
+    return str(value)
+
+
 def write_page(out: Path, curation: dict[str, Any], table: Path) -> Path:
-    counts = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{v}</td></tr>" for k, v in curation.items())
+    counts = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_cell(v))}</td></tr>" for k, v in curation.items())
     figures = "".join(
         f'<h2>{html.escape(title)}</h2><img src="{path}" alt="{html.escape(title)}">'
         for title, path in PICTURES if (out / path).exists()
