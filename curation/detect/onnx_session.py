@@ -27,6 +27,10 @@ def session_options(config: DetectorConfig) -> Any:
     if config.threads:
         options.intra_op_num_threads = config.threads
         options.inter_op_num_threads = 1
+    # Idle pool threads sleep instead of busy-waiting for the next parallel op: in `pros curate` the detector shares
+    # the cores with decoding and crop writing, and spinning threads took CPU from them (2 cores, 400 images: end to
+    # end used about 74 instead of 80 CPU ms per image; the detector alone is as fast either way).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3  # keep onnxruntime's warnings about unused initializers off the user's terminal
     return options
 
