@@ -1,1 +1,1 @@
-"""training"""
+"""ProS pre-training: multi-crop data from shards, the teacher/student task and losses, the loop, checkpoints, export."""
