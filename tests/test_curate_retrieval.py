@@ -17,12 +17,14 @@ import tarfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from curation.config import load_curate_config
 from curation.pipeline.manifest import read_manifests
 from curation.pipeline.run import curate
+from pros.errors import UserError
 from shards.sample_meta import SampleMeta
 
 
@@ -261,3 +263,96 @@ def test_cluster_balance_caps_the_kept_images_and_says_so(finished, pool, tmp_pa
     assert result.kept == 2 and len(capped) == len(before) - 2 and capped < before
     assert all(rows[name]["reason"] == "cluster_cap" and rows[name]["status"] == "rejected" for name in capped)
     assert json.loads((out / "report" / "report.json").read_text())["retrieval"]["cluster_capped"] == len(capped)
+
+
+TINY_CLIP = {  # a random-init CLIP small enough to build in the test (as in test_embed_open_clip.py)
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 16},
+    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
+
+
+def small_pool(pool: Path, folder: Path, names: tuple[str, ...]) -> Path:
+    folder.mkdir(parents=True)
+    for name in names:
+        shutil.copy(pool / name, folder / name)
+    return folder
+
+
+def test_a_seed_folder_recovers_near_copies_the_first_pass_and_the_pool_seeds_missed(pool, tmp_path, capsys):
+    """Hanks (CenterFace score about 0.80) fails the first pass, and at min_similarity 0.7 no pool seed reaches him
+    (cosines <= 0.45); a mirrored Hanks in the seed folder retrieves his pool copies, which pass the re-check."""
+    folder = small_pool(pool, tmp_path / "pool", ("t1.png", "grace.png", "coffee.png", "hanks.png"))
+    hanks = Image.open(pool / "hanks.png")
+    hanks.save(folder / "hanks_recompressed.jpg", quality=35)
+    seeds = tmp_path / "seeds"
+    (seeds / "faces").mkdir(parents=True)
+    hanks.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(seeds / "faces" / "hanks_mirrored.png")
+    (seeds / "notes.txt").write_text("not an image: skipped")
+    out = tmp_path / "out"
+    strict = "retrieval.seeded.min_similarity=0.7"
+    curate_pool(folder, out, strict)
+    copies = ("hanks.png", "hanks_recompressed.jpg")
+    before = manifest_by_name(out)
+    assert all(before[name]["status"] == "rejected" and before[name]["decision"] is None for name in copies)
+
+    result = curate_pool(folder, out, strict, f"retrieval.seed_images={seeds}")
+    assert result.units_run == {"decode": 0, "detect": 0, "embed": 0, "write": 1}
+    rows = manifest_by_name(out)
+    recovered = [name for name in copies if rows[name]["decision"] == "retrieved"]
+    assert recovered and all(rows[name]["status"] == "kept" for name in recovered)
+    for name in recovered:
+        assert rows[name]["seed_key"] == "image:faces/hanks_mirrored.png" and rows[name]["similarity"] >= 0.7
+    for name in set(copies) - set(recovered):  # a copy not kept is a near-duplicate of the one that is
+        assert rows[name]["reason"] == "duplicate" and rows[name]["duplicate_of"] == rows[recovered[0]]["key"]
+    assert rows["coffee.png"]["status"] == "rejected" and rows["t1.png"]["decision"] == "seed"
+
+    assert curate_pool(folder, out, strict, f"retrieval.seed_images={seeds}").nothing_to_do
+    (seeds / "faces" / "hanks_mirrored.png").unlink()
+    Image.open(pool / "coffee.png").save(seeds / "faces" / "coffee.png")  # new contents: the step runs again
+    changed = curate_pool(folder, out, strict, f"retrieval.seed_images={seeds}")
+    assert changed.units_run == {"decode": 0, "detect": 0, "embed": 0, "write": 1}
+    assert all(manifest_by_name(out)[name]["status"] == "rejected" for name in copies)
+
+
+def test_a_missing_seed_folder_is_named_before_any_work(pool, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(UserError, match="retrieval.seed_images=.*not a folder"):
+        curate_pool(pool, out, f"retrieval.seed_images={tmp_path / 'nowhere'}")
+    assert not list((out / "work").glob("decode/*.parquet"))
+
+
+def test_prompts_with_the_offline_embedder_fail_with_the_fix_before_any_work(pool, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(UserError) as raised:
+        curate_pool(pool, out, "retrieval.prompts=[a photo of a face]")
+    message = str(raised.value)
+    assert "retrieval.prompts" in message and "text tower" in message and "retrieval.embed.backend=open_clip" in message
+    assert not list((out / "work").glob("decode/*.parquet"))
+    with pytest.raises(UserError, match="retrieval.prompts is set but retrieval is off"):
+        load_curate_config(None, ["retrieval.prompts=[a photo of a face]"])
+
+
+def test_text_prompts_seed_retrieval_end_to_end_with_a_tiny_open_clip(pool, tmp_path):
+    """No accuracy claim (the model is random-init): with no image seeds (first pass threshold 0.99) and any cosine
+    accepted, the prompt retrieves every pool image and the detector re-check decides."""
+    import open_clip
+    import torch
+
+    config = tmp_path / "pros-test-tiny-clip.json"
+    config.write_text(json.dumps(TINY_CLIP))
+    open_clip.add_model_config(config)
+    torch.manual_seed(0)
+    checkpoint = tmp_path / "tiny.pt"
+    torch.save({"state_dict": open_clip.create_model("pros-test-tiny-clip").state_dict()}, checkpoint)
+    folder = small_pool(pool, tmp_path / "pool", ("coffee.png", "hanks.png"))
+    out = tmp_path / "out"
+    clip = ("retrieval.embed.backend=open_clip", "retrieval.embed.model=pros-test-tiny-clip",
+            f"retrieval.embed.pretrained={checkpoint}", f"retrieval.embed.model_config={config}")
+    result = curate_pool(folder, out, *clip, "crops.min_score=0.99", "retrieval.seeded.min_text_similarity=-1",
+                         "retrieval.prompts=[a photo of a face]")
+    rows = manifest_by_name(out)
+    assert result.kept == 1 and rows["hanks.png"]["decision"] == "retrieved"
+    assert rows["coffee.png"]["decision"] == "recheck_no_face" and rows["coffee.png"]["reason"] == "no_face"
+    assert {row["seed_key"] for row in rows.values()} == {"text:a photo of a face"}
+    assert np.load(out / "embeddings" / "img_emb" / "img_emb_00000.npy").shape == (2, 32)

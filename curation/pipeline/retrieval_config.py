@@ -49,6 +49,10 @@ class RetrievalStageConfig:
     recheck: the detector settings retrieved candidates must pass.
     dedup: near-duplicate removal among the images that would be kept.
     balance: cluster-balanced sampling (off by default).
+    seed_images: a folder of extra seed images (searched recursively), embedded with the run's embedder; their
+        pool neighbours are retrieved and re-checked like the first pass's seeds. "" = none.
+    prompts: text prompts used as seeds; they need an embedder with a text tower (``retrieval.embed.backend=
+        open_clip``). Their threshold is ``retrieval.seeded.min_text_similarity``.
     """
 
     enabled: bool = False
@@ -58,3 +62,14 @@ class RetrievalStageConfig:
     recheck: RecheckConfig = field(default_factory=RecheckConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     balance: BalanceConfig = field(default_factory=BalanceConfig)
+    seed_images: str = ""
+    prompts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        blank = [p for p in self.prompts if not p.strip()]
+        if blank:
+            raise ConfigError("retrieval.prompts holds an empty prompt; remove it or write the text to search for")
+        for name in ("seed_images", "prompts"):
+            if getattr(self, name) and not self.enabled:
+                raise ConfigError(f"retrieval.{name} is set but retrieval is off; "
+                                  f"add retrieval.enabled=true or remove retrieval.{name}")

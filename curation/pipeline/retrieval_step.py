@@ -1,7 +1,7 @@
 """The global retrieval step, between the per-unit stages (decode, detect, embed) and writing.
 
 It reads every unit's embeddings memory-mapped, builds the FAISS index over the pool (saved to ``index/``), takes as
-seeds the images the first pass kept, retrieves their neighbours, has the detector check the retrieved images again
+seeds the images the first pass kept (plus the seed folder and prompts, see ``outside_seeds``), retrieves their neighbours, has the detector check the retrieved images again
 with the re-check settings, removes near-duplicates among the images that would be kept (the best by face score, then
 pixel count, stays), optionally caps clusters, and writes one decision file per unit, then its marker. Its signature
 chains every unit's detect and embed signatures with the retrieval settings, so a changed retrieval setting re-runs
@@ -21,7 +21,11 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from curation.pipeline.decisions import Decision, decisions_path, write_decisions
-from curation.pipeline.embed_stage import embeddings_root
+from curation.pipeline.embed_stage import (
+    embedder_for,
+    embeddings_root,
+    runtime_embed_config,
+)
 from curation.pipeline.layout import RunLayout
 from curation.pipeline.markers import (
     StageSignature,
@@ -29,6 +33,7 @@ from curation.pipeline.markers import (
     read_marker,
     write_marker,
 )
+from curation.pipeline.outside_seeds import outside_seed_sets, seeds_part
 from curation.pipeline.planner import UnitPlan, part_hash
 from curation.pipeline.unit_files import faces_from_json, faces_to_json, pixels_from_row
 from curation.pipeline.write_stage import select_faces, to_decoded_pixels
@@ -62,7 +67,7 @@ def index_path(layout: RunLayout) -> Path:
 def config_part(config: Any) -> dict[str, Any]:
     section = config.retrieval
     return {"index": section.index, "seeded": section.seeded, "recheck": section.recheck, "dedup": section.dedup,
-            "balance": section.balance, "crops": config.crops}
+            "balance": section.balance, "crops": config.crops, **seeds_part(section)}
 
 
 def step_signature(plans: Sequence[UnitPlan], config: Any) -> StageSignature:
@@ -171,6 +176,8 @@ def run_retrieval_step(layout: RunLayout, plans: Sequence[UnitPlan], config: Any
         seeds = [k for k in keys if facts[k].first_pass_kept]
         recheck = Recheck(layout, config, facts, detector)
         seed_sets = [pool_seeds(keys, vectors, seeds, section.seeded)] if seeds else []
+        if section.seed_images or section.prompts:
+            seed_sets += outside_seed_sets(config, embedder_for(runtime_embed_config(config)))
         found = retrieve_from_seeds(index, keys, seed_sets, section.seeded, recheck)
         for d in found:
             decision = d.reason if d.reason != "seed" else "seed"

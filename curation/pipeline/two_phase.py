@@ -13,6 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
+from curation.pipeline.embed_stage import embedder_for, runtime_embed_config
 from curation.pipeline.executor import (
     DetectorFactory,
     LazyDetector,
@@ -21,6 +22,7 @@ from curation.pipeline.executor import (
 )
 from curation.pipeline.layout import RunLayout
 from curation.pipeline.markers import StageSignature
+from curation.pipeline.outside_seeds import check_outside_seeds
 from curation.pipeline.planner import Plan, UnitPlan, make_plan
 from curation.pipeline.retrieval_step import (
     run_retrieval_step,
@@ -43,6 +45,7 @@ def plan_run(layout: RunLayout, config: Any, units: Sequence[Any]) -> tuple[Plan
     """The unit plan and, with retrieval on, whether the retrieval step must run."""
     if not config.retrieval.enabled:
         return make_plan(layout, pipeline_stages(config), config, units), None
+    check_outside_seeds(config, lambda: embedder_for(runtime_embed_config(config)))
     draft = make_plan(layout, pipeline_stages(config, ""), config, units)  # unit signatures before writing
     signature = step_signature(draft.units, config)
     plan = make_plan(layout, pipeline_stages(config, signature.digest()), config, units)
