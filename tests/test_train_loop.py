@@ -103,3 +103,12 @@ def test_presets_load_and_the_cli_names_bad_input(tmp_path: Path) -> None:
     for args, message in cases.items():
         result = runner.invoke(app, list(args))
         assert result.exit_code == 2 and message in result.output, (args, result.output)
+
+
+def test_data_workers_are_gone_when_train_returns(tmp_path: Path) -> None:
+    """Workers ignore SIGTERM, so any left behind would hang the interpreter's exit (seen in the demo)."""
+    import multiprocessing
+
+    urls = shard_urls(tmp_path / "shards")
+    train(urls, tmp_path / "run", tiny_config("run.max_steps=2", "data.num_workers=2"))
+    assert multiprocessing.active_children() == []

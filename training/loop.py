@@ -196,8 +196,15 @@ def _check_same_model(out_dir: Path, config: TrainConfig) -> None:
 def batches(run: Run, urls: list[str]) -> Iterator[tuple[list[torch.Tensor], list[str], int]]:
     stream = MultiCropStream(urls, run.config.data, run.config.run.seed, run.data.segment_start_step)
     loader = make_loader(stream, run.config.data, pin_memory=run.env.device.type == "cuda")
-    for views, keys, skipped in loader:
-        yield views, list(keys), int(skipped.sum())
+    iterator = iter(loader)
+    try:
+        for views, keys, skipped in iterator:
+            yield views, list(keys), int(skipped.sum())
+    finally:
+        # The workers ignore SIGTERM, so stop them here rather than trust garbage collection to do it before exit.
+        shutdown = getattr(iterator, "_shutdown_workers", None)
+        if shutdown is not None:
+            shutdown()
 
 
 def autocast(run: Run) -> contextlib.AbstractContextManager:
@@ -282,6 +289,7 @@ def fit(run: Run, urls: list[str]) -> TrainResult:
         try:
             return train_steps(run, data, stop, trace, total)
         finally:
+            data.close()
             if trace is not None:
                 trace.close()
 
