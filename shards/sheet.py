@@ -8,6 +8,7 @@ blue, nose green, left mouth corner magenta, right mouth corner cyan.
 from __future__ import annotations
 
 import io
+import logging
 import random
 import tarfile
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ LANDMARK_COLOURS = ((255, 40, 40), (60, 120, 255), (0, 230, 64), (255, 0, 255), 
 PAD = 4
 LABEL_HEIGHT = 16
 HEADER_HEIGHT = 22
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,8 +74,8 @@ def read_samples_at(tar_path: Path, positions: set[int]) -> list[SheetSample]:
                 if len(keys) - 1 in positions and member.isfile():
                     handle = tar.extractfile(member)
                     wanted.setdefault(key, {})[ext] = handle.read() if handle is not None else b""
-    except (tarfile.TarError, OSError, EOFError):
-        pass  # draw what was read; the missing samples show as unreadable cells
+    except (tarfile.TarError, OSError, EOFError) as err:
+        log.warning("%s is damaged (%s); its unread samples show as unreadable cells", tar_path, err)
     return [SheetSample(tar_path.name, key, members.get("jpg"), _meta_or_none(members.get("json")))
             for key, members in wanted.items()]
 
