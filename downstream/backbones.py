@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from pros.errors import UserError
+from shards.checksums import file_sha256
 
 EXPORT_FILES = ("model.safetensors", "config.json")
 OPEN_CLIP_PREFIX = "open_clip:"
@@ -90,15 +91,6 @@ def _tokens_to_grid(tokens: torch.Tensor, prefix: int) -> torch.Tensor:
     return patches.reshape(patches.shape[0], side, side, patches.shape[-1])
 
 
-def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes (streamed)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _fingerprint(*parts: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
 
@@ -138,7 +130,7 @@ def load_export_dir(path: Path) -> Backbone:
         **model_args,
     )
     inputs = _input_spec(config.get("pretrained_cfg", {}), model)
-    fingerprint = _fingerprint("export", file_digest(weights), json.dumps(config, sort_keys=True))
+    fingerprint = _fingerprint("export", file_sha256(weights), json.dumps(config, sort_keys=True))
     return Backbone(model.eval(), "timm", str(path), fingerprint, inputs)
 
 
@@ -159,7 +151,7 @@ def load_timm(name: str, weights: str) -> Backbone:
         if not file.is_file():
             raise UserError(f"--weights {weights}: no such file; pass a .safetensors/.pth/.bin file or 'random'")
         model = timm.create_model(name, pretrained=True, num_classes=0, pretrained_cfg_overlay=dict(file=str(file)))
-        fingerprint = _fingerprint("timm", name, file_digest(file))
+        fingerprint = _fingerprint("timm", name, file_sha256(file))
     else:
         try:
             model = timm.create_model(name, pretrained=True, num_classes=0)
@@ -179,7 +171,7 @@ def load_open_clip(spec: str) -> Backbone:
     if model_name not in open_clip.list_models():
         raise UserError(f"{spec!r}: unknown open_clip model {model_name!r}; see open_clip.list_models() "
                         f"(or register a JSON config with open_clip.add_model_config)")
-    digest = file_digest(Path(pretrained)) if pretrained and Path(pretrained).is_file() else pretrained
+    digest = file_sha256(Path(pretrained)) if pretrained and Path(pretrained).is_file() else pretrained
     try:
         model = open_clip.create_model(model_name, pretrained=pretrained or None)
     except Exception as err:  # missing tag, unreachable hub, bad checkpoint

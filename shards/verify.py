@@ -9,7 +9,6 @@ committed shards' counts, and no temporary file of an interrupted write is left.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import tarfile
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from pros.errors import UserError
+from shards.checksums import file_sha256
 from shards.keys import check_key
 from shards.layout import SIZES_FILE, ShardPaths, shard_index, shard_paths
 from shards.sample_meta import SampleMeta
@@ -74,14 +74,6 @@ def shard_indices(directory: Path) -> list[int]:
     indices = {shard_index(p) for p in directory.glob("*.tar")}
     indices |= {int(p.stem) for p in directory.glob("*.done") if p.stem.isdigit()}
     return sorted(i for i in indices if i is not None)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def member_end(member: tarfile.TarInfo) -> int:

@@ -10,7 +10,7 @@ import numpy as np
 
 from curation.detect.config import DetectorConfig
 from curation.detect.onnx_session import (
-    file_sha256,
+    model_sha256,
     providers_for,
     session_options,
     with_input_shape,
@@ -52,7 +52,7 @@ class CenterFaceDetector:
                 f"detect.model={config.model!r}: no such file; give a CenterFace .onnx path or leave it empty"
             )
         self.version = (
-            f"centerface-{file_sha256(str(self.model_path))[:12]}-in{config.input_size}"
+            f"centerface-{model_sha256(str(self.model_path))[:12]}-in{config.input_size}"
             f"-t{config.score_threshold:g}-nms{config.nms_iou:g}"
         )
         size = config.input_size

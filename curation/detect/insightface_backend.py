@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from curation.detect.config import DetectorConfig
-from curation.detect.onnx_session import file_sha256, providers_for, session_options
+from curation.detect.onnx_session import model_sha256, providers_for, session_options
 from curation.detect.registry import register
 from curation.types import DetectedFace
 from pros.errors import UserError
@@ -111,7 +111,7 @@ class InsightFaceDetector:
         model.prepare(0, input_size=(size, size), det_thresh=config.score_threshold, nms_thresh=config.nms_iou)
         self.model: Any = model
         self.version = (
-            f"insightface-{self.model_file.stem}-{file_sha256(str(self.model_file))[:12]}-in{size}"
+            f"insightface-{self.model_file.stem}-{model_sha256(str(self.model_file))[:12]}-in{size}"
             f"-t{config.score_threshold:g}-nms{config.nms_iou:g}"
         )
 

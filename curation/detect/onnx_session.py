@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 from pathlib import Path
 from typing import Any
 
 from curation.detect.config import DetectorConfig
+from shards.checksums import file_sha256
 
 
 def providers_for(config: DetectorConfig) -> list[str]:
@@ -36,12 +36,9 @@ def session_options(config: DetectorConfig) -> Any:
 
 
 @functools.lru_cache(maxsize=8)
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def model_sha256(path: str) -> str:
+    """The model file's sha256, cached: detector versions ask for it once per build."""
+    return file_sha256(path)
 
 
 @functools.lru_cache(maxsize=4)
