@@ -2,7 +2,8 @@
 
 Each worker runs whole units (decode in a reader thread, detection, crop+write), so with N workers N units are in
 flight and their reading, detection and writing overlap. Workers report finished images through a queue that the
-parent turns into one progress bar. ``workers=1`` runs in the calling process (no start-up cost).
+parent turns into one progress bar. ``workers=1`` runs in the calling process (no start-up cost), and its reader
+thread decodes on into the next unit while the current one is still being detected and written.
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from typing import Any, Protocol
 
 from curation.pipeline.layout import RunLayout
 from curation.pipeline.planner import UnitPlan
-from curation.pipeline.unit import UnitResult, run_unit
+from curation.pipeline.read_ahead import ReadAhead
+from curation.pipeline.unit import (
+    UnitResult,
+    decoded_stream,
+    finish_unit,
+    read_ahead_depth,
+    run_unit,
+    unit_context,
+)
 from curation.types import FaceDetector
 from pros.errors import UserError
 
@@ -89,15 +98,21 @@ class LocalExecutor:
         return self._run_pool(plans, on_items)
 
     def _run_here(self, plans: Sequence[UnitPlan], on_items: Callable[[int], None]):
+        """Units one after another; one reader thread decodes ahead across unit boundaries."""
         detector = LazyDetector(self.detector_factory, runtime_detector_config(self.config, 1))
+        contexts = [unit_context(plan, self.config, self.layout, detector) for plan in plans]
+        streams = (decoded_stream(plan, ctx) for plan, ctx in zip(plans, contexts))
         results, failures = [], []
-        for plan in plans:
-            try:
-                results.append(run_unit(plan, self.config, self.layout, detector, on_items))
-            except UserError:  # a problem every unit would hit (e.g. the detector model is missing): stop now
-                raise
-            except Exception as err:  # one bad unit must not stop the others; the run reports it at the end
-                failures.append(UnitFailure(plan.unit.index, plan.unit.name, f"{type(err).__name__}: {err}"))
+        with ReadAhead(streams, read_ahead_depth(self.config)) as ahead:
+            for plan, ctx in zip(plans, contexts):
+                decoded = ahead.next_stream()
+                try:
+                    results.append(finish_unit(plan, ctx, decoded, on_items))
+                except UserError:  # a problem every unit would hit (e.g. the detector model is missing): stop now
+                    raise
+                except Exception as err:  # one bad unit must not stop the others; the run reports it at the end
+                    failures.append(UnitFailure(plan.unit.index, plan.unit.name, f"{type(err).__name__}: {err}"))
+                    decoded.skip_rest()
         return results, failures
 
     def _run_pool(self, plans: Sequence[UnitPlan], on_items: Callable[[int], None]):

@@ -7,21 +7,17 @@ detection and writing while decoding is read back from the decode cache.
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from curation.pipeline.embed_stage import EmbedStage
 from curation.pipeline.layout import RunLayout
 from curation.pipeline.planner import UnitPlan
+from curation.pipeline.read_ahead import ReadAhead
 from curation.pipeline.stages import DecodeStage, DetectStage, UnitContext
 from curation.pipeline.write_stage import CropWriteStage
 from curation.types import FaceDetector
-
-T = TypeVar("T")
-_END = object()
 
 
 def pipeline_stages(config: Any = None, decisions_digest: str | None = None) -> tuple[Any, ...]:
@@ -49,13 +45,34 @@ def run_unit(
     on_items: Callable[[int], None] = lambda n: None,
 ) -> UnitResult:
     """Run ``plan.todo`` for one unit; ``on_items(n)`` is told each time n more inputs went through every stage."""
+    ctx = unit_context(plan, config, layout, detector)
+    with ReadAhead([decoded_stream(plan, ctx)], read_ahead_depth(config)) as ahead:
+        return finish_unit(plan, ctx, ahead.next_stream(), on_items)
+
+
+def unit_context(plan: UnitPlan, config: Any, layout: RunLayout, detector: Callable[[], FaceDetector]) -> UnitContext:
+    return UnitContext(config, layout, plan.unit, plan.signatures, detector)
+
+
+def decoded_stream(plan: UnitPlan, ctx: UnitContext) -> Iterator[Any]:
+    """The unit's inputs decoded, or read back from the decode cache when decoding is committed."""
     from curation.sources import iter_items
 
-    decode, detect, embed, write = DecodeStage(), DetectStage(), EmbedStage(), CropWriteStage()
-    ctx = UnitContext(config, layout, plan.unit, plan.signatures, detector)
-    items = iter_items(plan.unit, config.sources)
-    stream: Iterator[Any] = decode.run(ctx, items) if decode.name in plan.todo else decode.replay(ctx, items)
-    stream = prefetch(stream, depth=2 * config.detect.batch_size)
+    decode = DecodeStage()
+    items = iter_items(plan.unit, ctx.config.sources)
+    return decode.run(ctx, items) if decode.name in plan.todo else decode.replay(ctx, items)
+
+
+def read_ahead_depth(config: Any) -> int:
+    return 2 * config.detect.batch_size
+
+
+def finish_unit(
+    plan: UnitPlan, ctx: UnitContext, decoded: Iterator[Any], on_items: Callable[[int], None]
+) -> UnitResult:
+    """Run the stages after decoding over the unit's ``decoded`` stream (usually read ahead in another thread)."""
+    detect, embed, write = DetectStage(), EmbedStage(), CropWriteStage()
+    stream = decoded
     if embed.name in plan.todo:  # before detection, which lets go of the decoded pixels
         stream = embed.run(ctx, stream)
     stream = detect.run(ctx, stream) if detect.name in plan.todo else detect.replay(ctx, stream)
@@ -68,41 +85,3 @@ def run_unit(
             on_items(8)
     on_items(done % 8)
     return UnitResult(plan.unit.index, plan.unit.name, plan.todo, done, ctx.stats)
-
-
-def prefetch(stream: Iterator[T], depth: int) -> Iterator[T]:
-    """Consume ``stream`` in a thread, ``depth`` items ahead, so reading and decoding overlap detection.
-
-    Decoders and onnxruntime release the GIL, so the two really run at once. An error in the thread is raised here.
-    """
-    buffer: queue.Queue = queue.Queue(maxsize=max(1, depth))
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for element in stream:
-                while not stop.is_set():
-                    try:
-                        buffer.put(element, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            buffer.put(_END)
-        except BaseException as err:  # handed to the consumer, which re-raises it
-            buffer.put(err)
-
-    thread = threading.Thread(target=produce, name="curate-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            element = buffer.get()
-            if element is _END:
-                return
-            if isinstance(element, BaseException):
-                raise element
-            yield element
-    finally:
-        stop.set()
-        thread.join(timeout=5)
