@@ -156,6 +156,17 @@ def actor_detector_config(config: Any) -> Any:
     return replace(config.detect, threads=max(1, math.floor(config.ray.cpus_per_actor)))
 
 
+def actor_config(config: Any) -> Any:
+    """The run settings sent to the actors: torch embeds with the actor's whole CPUs (at least 1 thread) unless
+    ``retrieval.embed.threads`` is set. Left at 0, each actor would take cores / ``workers`` threads: every core of
+    its node, in every actor of the node at once. Embedding threads change speed, not vectors or signatures."""
+    embed = config.retrieval.embed
+    if embed.threads:
+        return config
+    embed = replace(embed, threads=max(1, math.floor(config.ray.cpus_per_actor)))
+    return replace(config, retrieval=replace(config.retrieval, embed=embed))
+
+
 @dataclass
 class _RaySession:
     """The Ray connection and the actors of one executor, kept between its ``run`` calls (a run with retrieval
@@ -200,7 +211,7 @@ class RayExecutor:
         session = self._session
         try:
             self._add_actors(session, len(plans))
-            dispatch = _Dispatch(session.actors, self.config, self.layout, on_items)
+            dispatch = _Dispatch(session.actors, actor_config(self.config), self.layout, on_items)
             results = dispatch.run(plans)
         except BaseException:
             self.close()
