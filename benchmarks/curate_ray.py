@@ -4,9 +4,9 @@ the fixed cost of starting a local Ray.
 Usage:
   python benchmarks/curate_ray.py [--images 120] [--per-unit 20] [--input-size 320] [--work /tmp/curate_ray_bench]
 
-Both runs are the real CLI in a subprocess on the same dump (real-photo variants, see benchmarks/curate.py), with
-as many local workers as Ray actors and one onnxruntime thread each. Compare the ratio, not absolute figures: the
-machine may be shared.
+Both runs are the real CLI in a subprocess on the same dump (real-photo variants, see benchmarks/curate.py), first pass
+only (`retrieval.enabled=false`), with as many local workers as Ray actors and one onnxruntime thread each. Compare the
+ratio, not absolute figures: the machine may be shared.
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from curate import make_dump  # the sibling benchmark's real-photo dump
+from curate import FIRST_PASS, make_dump  # the sibling benchmark's real-photo dump and first-pass switch
 
 
 def timed_run(dump: Path, out: Path, args: argparse.Namespace, *extra: str) -> float:
     shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, "-m", "pros", "curate", str(dump), "--out", str(out),
                f"detect.input_size={args.input_size}", f"sources.files_per_unit={args.per_unit}",
-               "detect.threads=1", *extra]
+               "detect.threads=1", FIRST_PASS, *extra]
     start = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True)
     return time.perf_counter() - start

@@ -40,8 +40,9 @@ class RayConfig:
     address: the cluster to join: ``auto`` (the cluster this node joined with ``ray start``), ``HOST:6379`` or
         ``ray://HOST:10001``; empty = start a local Ray with this machine's cores for the run and stop it after.
     actors: actors running units at once, each holding one detector; 0 = the cluster's CPUs / max(1, cpus_per_actor).
-    cpus_per_actor: CPUs Ray reserves per actor; fractions leave room for other Ray work. onnxruntime gets
-        max(1, floor(cpus_per_actor)) threads per actor unless ``detect.threads`` is set.
+    cpus_per_actor: CPUs Ray reserves per actor; fractions leave room for other Ray work. The detector and the
+        embedder each get max(1, floor(cpus_per_actor)) threads per actor unless ``detect.threads`` /
+        ``retrieval.embed.threads`` is set.
     gpus_per_actor: GPUs Ray reserves per actor (e.g. 0.25 packs 4 actors on a GPU; use with ``detect.device=auto``).
     """
 

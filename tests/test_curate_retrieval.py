@@ -65,7 +65,7 @@ def write_pool(folder: Path) -> None:
 
 # The first pass keeps faces scoring >= 0.85: the Tom Hanks photo (CenterFace score about 0.80) is rejected, the
 # others (about 0.91) become seeds. The re-check keeps faces scoring >= 0.5, so Hanks comes back through retrieval.
-SETTINGS = ("retrieval.enabled=true", "detect.input_size=320", "crops.min_score=0.85",
+SETTINGS = ("detect.input_size=320", "crops.min_score=0.85",
             "retrieval.seeded.min_similarity=0.4", "retrieval.recheck.min_score=0.5")
 
 
@@ -190,14 +190,20 @@ def test_a_run_killed_in_the_retrieval_step_resumes_to_identical_shards(finished
     assert manifest_by_name(resumed)["hanks.png"]["decision"] == "retrieved"
 
 
-def test_retrieval_off_by_default_and_with_it_off_no_decisions_are_made(pool, tmp_path):
-    assert load_curate_config(None, []).retrieval.enabled is False
-    out = tmp_path / "out"
-    result = curate([str(pool)], out, load_curate_config(None, ["detect.input_size=320", "crops.min_score=0.85"]))
-    rows = manifest_by_name(out)
+def test_retrieval_is_on_by_default_and_off_gives_the_first_pass_alone(pool, tmp_path):
+    on = tmp_path / "on"
+    curate([str(pool)], on, load_curate_config(None, ["detect.input_size=320", "crops.min_score=0.85"]))
+    rows = manifest_by_name(on)
+    assert rows["grace_resized.png"]["reason"] == "duplicate" and rows["t1.png"]["decision"] == "seed"
+    assert (on / "embeddings").exists()
+
+    off = tmp_path / "off"
+    result = curate([str(pool)], off, load_curate_config(
+        None, ["detect.input_size=320", "crops.min_score=0.85", "retrieval.enabled=false"]))
+    rows = manifest_by_name(off)
     assert all(row["decision"] is None for row in rows.values())
     assert rows["hanks.png"]["status"] == "rejected" and rows["grace_resized.png"]["status"] == "kept"
-    assert not (out / "embeddings").exists() and result.kept == 6
+    assert not (off / "embeddings").exists() and result.kept == 6
 
 
 def kill_when_markers(cmd: list[str], out: Path, stage: str, at_least: int) -> None:
@@ -330,7 +336,7 @@ def test_prompts_with_the_offline_embedder_fail_with_the_fix_before_any_work(poo
     assert "retrieval.prompts" in message and "text tower" in message and "retrieval.embed.backend=open_clip" in message
     assert not list((out / "work").glob("decode/*.parquet"))
     with pytest.raises(UserError, match="retrieval.prompts is set but retrieval is off"):
-        load_curate_config(None, ["retrieval.prompts=[a photo of a face]"])
+        load_curate_config(None, ["retrieval.enabled=false", "retrieval.prompts=[a photo of a face]"])
 
 
 def test_text_prompts_seed_retrieval_end_to_end_with_a_tiny_open_clip(pool, tmp_path):

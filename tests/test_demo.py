@@ -1,5 +1,6 @@
 """The demo, reduced in size: every step runs for real and the report page shows each step's output."""
 
+import re
 from pathlib import Path
 
 from pros.demo.run import DemoConfig, run_demo
@@ -7,7 +8,7 @@ from pros.demo.run import DemoConfig, run_demo
 
 def test_demo_runs_end_to_end_and_writes_one_report_page(tmp_path: Path) -> None:
     lines: list[str] = []
-    page = run_demo(tmp_path, DemoConfig(copies_per_photo=1, train_steps=3, eval_epochs=5), lines.append)
+    page = run_demo(tmp_path, DemoConfig(copies_per_photo=2, train_steps=3, eval_epochs=5), lines.append)
 
     html = page.read_text()
     for picture in ("curated/report/kept_samples.png", "curated/report/rejected_inputs.png", "train/curves.png"):
@@ -17,6 +18,10 @@ def test_demo_runs_end_to_end_and_writes_one_report_page(tmp_path: Path) -> None
     assert "export" in table and "random_init" in table
     output = "\n".join(lines)
     assert "$ pros curate" in output and "$ pros train" in output and "$ pros eval" in output
-    # 6 face photos + 8 other photos + 4 broken files; every input is accounted for.
-    assert "18 inputs" in output
+    # 6 face photos + 8 other photos, each with one altered copy, + 4 broken files; every input is accounted for.
+    assert "32 inputs" in output
     assert "not_an_image" in output and "truncated" in output
+    # retrieval is on by default: the user sees where the kept images came from
+    assert "kept as seeds (first pass)" in output and "kept through retrieval" in html
+    removed = int(re.search(r"(\d+) near-duplicates removed", output).group(1))
+    assert removed > 0 and (tmp_path / "curated/report/duplicates.png").is_file()

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import skimage.data
 
-from curation.embed.base import ImageEmbedder
+from curation.embed.base import ImageEmbedder, l2_normalize, preprocess_batch
 from curation.embed.config import EmbedderConfig
+from curation.embed.efficientnet_lite0 import IMAGENET_MEAN, IMAGENET_STD
 from curation.embed.registry import build_embedder
 from pros.config import ConfigError
 
@@ -17,7 +18,7 @@ CAT_CLASSES = set(range(281, 286))  # tabby, tiger cat, Persian, Siamese, Egypti
 
 @pytest.fixture(scope="module")
 def embedder():
-    return build_embedder(EmbedderConfig(batch_size=2))
+    return build_embedder(EmbedderConfig(batch_size=2, device="cpu"))
 
 
 def test_imagenet_top1_of_real_photos_is_sensible(embedder):
@@ -37,8 +38,21 @@ def test_embeddings_are_unit_1280d_and_tell_photos_apart(embedder):
     assert embedder.embed_images([]).shape == (0, 1280)
 
 
+def test_cpu_fp32_runs_in_onnxruntime_and_matches_the_torch_network(embedder):
+    import torch
+
+    assert embedder.runtime == "onnxruntime"
+    photos = [skimage.data.astronaut(), skimage.data.rocket(), skimage.data.coffee()]  # 3 images, batches of 2
+    with torch.inference_mode():
+        batch = preprocess_batch(photos, 224, IMAGENET_MEAN, IMAGENET_STD)
+        reference = l2_normalize(embedder.network.forward_head(embedder.network.forward_features(batch),
+                                                               pre_logits=True).numpy())
+    np.testing.assert_allclose(embedder.embed_images(photos), reference, atol=1e-4)
+
+
 def test_bf16_autocast_matches_fp32(embedder):
     bf16 = build_embedder(EmbedderConfig(precision="bf16"))
+    assert bf16.runtime == "torch"  # autocast needs torch
     photos = [skimage.data.astronaut()[::2, ::2].copy()]
     assert float(embedder.embed_images(photos)[0] @ bf16.embed_images(photos)[0]) > 0.98
     assert embedder.version != bf16.version

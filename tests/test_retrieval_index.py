@@ -25,19 +25,19 @@ def recall_at(k: int, exact_ids: np.ndarray, approx_ids: np.ndarray) -> float:
 def test_kind_and_parameters_follow_the_pool_size():
     assert plan_index(5_000, 512, IndexConfig()).kind == "flat"
     medium = plan_index(320_000, 512, IndexConfig())
-    assert (medium.kind, medium.nlist, medium.nprobe) == ("ivf_flat", 625, 16)
+    assert (medium.kind, medium.nlist, medium.nprobe) == ("ivf_flat", 625, 10)
     large = plan_index(3_000_000, 512, IndexConfig())
     assert (large.kind, large.pq_m) == ("ivf_pq", 64)
-    forced = plan_index(320_000, 512, IndexConfig(kind="ivf_flat", nlist=512, nprobe=40))
+    forced = plan_index(320_000, 512, IndexConfig(kind="ivf_fp16", nlist=512, nprobe=40))
     assert (forced.nlist, forced.nprobe) == (512, 40)
-    assert plan_index(1000, 64, IndexConfig(kind="ivf_flat")).nlist <= 1000 // 39  # enough training points per list
+    assert plan_index(1000, 64, IndexConfig(kind="ivf_fp16")).nlist <= 1000 // 39  # enough training points per list
     with pytest.raises(ConfigError, match="index.kind"):
         IndexConfig(kind="lsh")
     with pytest.raises(UserError, match="pq_m"):
         plan_index(3_000_000, 100, IndexConfig(pq_m=64))
 
 
-@pytest.mark.parametrize("kind", ["flat", "ivf_flat", "ivf_pq", "hnsw"])
+@pytest.mark.parametrize("kind", ["flat", "ivf_flat", "ivf_fp16", "ivf_pq", "hnsw"])
 def test_round_trip_and_agreement_with_exact_search(kind, tmp_path):
     import faiss
 
@@ -45,7 +45,8 @@ def test_round_trip_and_agreement_with_exact_search(kind, tmp_path):
     queries = pool[::30]
     config = IndexConfig(kind=kind, pq_m=8, nprobe=8)
     index = build_index(pool.astype(np.float16), config)  # float16 input, as the embedding store holds it
-    sims, ids = index.search(queries, 10, batch_size=37)
+    sims, ids = index.search(queries, 10, batch_size=37)  # several batches: IVF kinds search in list order
+    np.testing.assert_array_equal(index.search(queries, 10)[1], ids)  # one batch, in the callers' order
     exact_sims = queries @ pool.T
     exact_ids = np.argsort(-exact_sims, axis=1)[:, :10]
     assert recall_at(10, exact_ids, ids) >= 0.9

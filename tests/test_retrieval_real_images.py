@@ -21,6 +21,7 @@ from curation.retrieval.index import build_index
 from curation.retrieval.seeded import image_seeds, pool_seeds, retrieve_from_seeds
 
 PLANTED = ("astronaut", "grace_hopper", "t1", "coffee", "chelsea")
+FACES = ("astronaut", "camera", "grace_hopper", "mask_blue", "t1", "Tom_Hanks_54745")  # skimage's camera: a cameraman
 
 
 def _thumbnail(rgb: np.ndarray, side: int = 448) -> np.ndarray:
@@ -124,3 +125,18 @@ def test_seeds_retrieve_their_planted_copies_and_recheck_decides(pool):
     from_folder = retrieve_from_seeds(index, keys, [outside], config)
     assert {d.key for d in from_folder} >= {"a-t1", "b-t1-resized", "b-t1-jpeg", "b-t1-crop"}
     assert all(d.seed_key == "image:group.jpg" for d in from_folder)
+
+
+def test_default_thresholds_keep_distinct_photos_apart_and_non_faces_out_of_face_seeds(pool):
+    """The defaults the ``retrieval.*`` docstrings state for this embedder: distinct photos (faces of different
+    people included) never reach ``dedup.threshold``, and no non-face photo reaches ``seeded.min_similarity`` from a
+    face photo, so image seeds send no non-face photo to the re-check."""
+    keys, _, vectors, _ = pool
+    originals = [k for k in keys if k.startswith("a-")]
+    row = {k: keys.index(k) for k in originals}
+    similarity = vectors @ vectors.T
+    distinct = [similarity[row[a], row[b]] for i, a in enumerate(originals) for b in originals[i + 1 :]]
+    assert len(distinct) == 55 and max(distinct) < DedupConfig().threshold
+    faces = [row[f"a-{name}"] for name in FACES]
+    non_faces = [row[k] for k in originals if k[2:] not in FACES]
+    assert similarity[np.ix_(faces, non_faces)].max() < RetrievalConfig().min_similarity

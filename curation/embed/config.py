@@ -26,7 +26,7 @@ class EmbedderConfig:
     batch_size: images per forward pass.
     precision: ``fp32``, ``bf16`` or ``fp16`` autocast for the forward pass (output is always float32).
     device: ``auto`` = CUDA when torch sees a GPU, else CPU.
-    threads: torch intra-op threads; 0 = torch's default.
+    threads: intra-op threads (torch, or onnxruntime where efficientnet_lite0 runs on the CPU); 0 = torch's default.
     image_size: input side in pixels; 0 = the model's own (224 for both built-in backends).
     precomputed: a folder in the clip-retrieval layout (``img_emb/*.npy`` + ``metadata/*.parquet``).
     precomputed_key_column: the metadata column matched against sample keys; empty = ``key`` when present,

@@ -6,19 +6,21 @@ from dataclasses import dataclass
 
 from pros.config import ConfigError
 
-INDEX_KINDS = ("auto", "flat", "ivf_flat", "ivf_pq", "hnsw")
+INDEX_KINDS = ("auto", "flat", "ivf_flat", "ivf_fp16", "ivf_pq", "hnsw")
 
 
 @dataclass(frozen=True)
 class IndexConfig:
     """How the pool is indexed (inner product on unit vectors = cosine similarity).
 
-    kind: ``auto`` = ``flat`` (exact) up to ``flat_max_size`` vectors, ``ivf_flat`` up to ``ivf_flat_max_size``,
+    kind: ``auto`` = ``flat`` (exact) up to ``flat_max_size`` vectors, ``ivf_flat`` (inverted lists of float32
+        vectors) up to ``ivf_max_size``,
         ``ivf_pq`` above (compressed codes, exact re-ranking of ``pq_refine`` x k candidates); or force one of
-        ``flat``, ``ivf_flat``, ``ivf_pq``, ``hnsw``.
+        ``flat``, ``ivf_flat``, ``ivf_fp16`` (lists of float16 vectors, the precision the pool is stored in: half
+        the memory of ``ivf_flat`` and faster scans of large pools), ``ivf_pq``, ``hnsw``.
     nlist: inverted lists; 0 = derived from the pool size N: N / 512, within [16, 65536] and at most N / 39;
         from 1024 lists on, the centroids are searched through an HNSW graph (faiss ``IVFn_HNSW32``).
-    nprobe: lists visited per query; 0 = 16 (so a query scans about 8k vectors whatever the pool size).
+    nprobe: lists visited per query; 0 = 10 (so a query scans about 5k vectors whatever the pool size).
     pq_m: ivf_pq bytes per vector; 0 = dim / 8 (64 for 512-d).
     pq_refine: ivf_pq re-ranks this many times k candidates exactly (0 = no re-ranking).
     hnsw_m / hnsw_ef_construction / hnsw_ef_search: HNSW graph degree, build and search beam widths.
@@ -32,7 +34,7 @@ class IndexConfig:
 
     kind: str = "auto"
     flat_max_size: int = 10_000
-    ivf_flat_max_size: int = 2_000_000
+    ivf_max_size: int = 2_000_000
     nlist: int = 0
     nprobe: int = 0
     pq_m: int = 0
@@ -63,7 +65,9 @@ class RetrievalConfig:
     """Seeded retrieval: each seed pulls its ``k`` nearest pool images whose similarity is at least the threshold.
 
     k: neighbours per seed.
-    min_similarity: cosine threshold for image seeds (depends on the embedder: calibrate on your data).
+    min_similarity: cosine threshold for image seeds. 0.6 suits the default efficientnet_lite0 embedder: on real
+        photos no non-face photo reaches it from a face photo (at most 0.57, docs/retrieval.md); other embedders
+        need their own value: calibrate on your data.
     min_text_similarity: cosine threshold for text-prompt seeds (image-text cosines of CLIP models are about 0.2-0.35).
     batch_size: seeds per FAISS search call.
     """
@@ -88,8 +92,10 @@ class DedupConfig:
     """Near-duplicate removal: pairs with cosine >= ``threshold`` are linked, linked groups keep their best member.
 
     threshold: cosine at or above which two images count as near-duplicates. 0.85 suits the default
-        efficientnet_lite0 embedder (resized / recompressed / 85%-cropped copies of the test photos score >= 0.85,
-        different test photos at most 0.79); other embedders need their own value: calibrate on your data.
+        efficientnet_lite0 embedder on real photos (docs/retrieval.md): 85%-cropped, mirrored and most 0.6x-resized
+        copies score >= 0.85 against their original, different photos at most 0.78; heavier edits (0.35x, 75% crops,
+        JPEG q=15) often fall below and stay. Small tight face crops of different people can reach 0.9 with it:
+        raise the threshold for such dumps. Other embedders need their own value: calibrate on your data.
     k: neighbours searched per image; groups larger than k still join through chains of links.
     batch_size: queries per FAISS search call.
     nprobe: IVF lists visited per query during dedup (0 = the index's own); near-copies almost always share their

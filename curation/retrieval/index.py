@@ -18,6 +18,7 @@ from pros.errors import UserError
 
 PARAMS_SUFFIX = ".params.json"
 HNSW_QUANTIZER_MIN_LISTS = 1024
+IVF_KINDS = ("ivf_flat", "ivf_fp16", "ivf_pq")
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def plan_index(size: int, dim: int, config: IndexConfig) -> IndexPlan:
     """Choose the index kind and parameters for ``size`` vectors; non-zero config fields override the derived ones."""
     kind = config.kind
     if kind == "auto":
-        kind = "flat" if size <= config.flat_max_size else "ivf_flat" if size <= config.ivf_flat_max_size else "ivf_pq"
+        kind = "flat" if size <= config.flat_max_size else "ivf_flat" if size <= config.ivf_max_size else "ivf_pq"
     if kind == "flat":
         return IndexPlan("flat", size, dim)
     if kind == "hnsw":
@@ -60,9 +61,9 @@ def plan_index(size: int, dim: int, config: IndexConfig) -> IndexPlan:
     # while the centroid comparisons (nlist per query) stay a small share of the work up to millions of vectors.
     nlist = config.nlist or int(np.clip(round(size / 512), 16, 65536))
     nlist = min(nlist, max(1, size // 39))  # faiss wants ~39 training points per centroid
-    nprobe = min(nlist, config.nprobe or 16)
-    if kind == "ivf_flat":
-        return IndexPlan("ivf_flat", size, dim, nlist=nlist, nprobe=nprobe)
+    nprobe = min(nlist, config.nprobe or 10)
+    if kind in ("ivf_flat", "ivf_fp16"):
+        return IndexPlan(kind, size, dim, nlist=nlist, nprobe=nprobe)
     pq_m = config.pq_m or max(1, dim // 8)
     if dim % pq_m:
         raise UserError(f"index.pq_m={pq_m} must divide the embedding width {dim}; try {dim // 8} or {dim // 4}")
@@ -78,6 +79,9 @@ def _factory_string(plan: IndexPlan) -> str:
     ivf = f"IVF{plan.nlist}_HNSW32" if plan.nlist >= HNSW_QUANTIZER_MIN_LISTS else f"IVF{plan.nlist}"
     if plan.kind == "ivf_flat":
         return f"{ivf},Flat"
+    if plan.kind == "ivf_fp16":
+        # Float16, the precision the pool is stored in: half the memory, and the memory-bound scan reads half the bytes.
+        return f"{ivf},SQfp16"
     refine = ",RFlat" if plan.pq_refine else ""
     return f"{ivf},PQ{plan.pq_m}np{refine}"  # np: no polysemous training, which is slow and unused
 
@@ -87,7 +91,7 @@ def apply_search_params(index, plan: IndexPlan) -> None:
     import faiss
 
     space = faiss.ParameterSpace()
-    if plan.kind in ("ivf_flat", "ivf_pq"):
+    if plan.kind in IVF_KINDS:
         space.set_index_parameter(index, "nprobe", plan.nprobe)
         if plan.nlist >= HNSW_QUANTIZER_MIN_LISTS:
             space.set_index_parameter(index, "quantizer_efSearch", 64)
@@ -132,19 +136,19 @@ class PoolIndex:
         import faiss
 
         k = min(k, self.size)
-        if nprobe and self.plan.kind in ("ivf_flat", "ivf_pq"):
+        if nprobe and self.plan.kind in IVF_KINDS:
             faiss.ParameterSpace().set_index_parameter(self.index, "nprobe", min(nprobe, self.plan.nlist))
         try:
             return self._search_in_list_order(queries, k, batch_size)
         finally:
-            if nprobe and self.plan.kind in ("ivf_flat", "ivf_pq"):
+            if nprobe and self.plan.kind in IVF_KINDS:
                 faiss.ParameterSpace().set_index_parameter(self.index, "nprobe", self.plan.nprobe)
 
     def list_of(self, vectors: np.ndarray, batch_size: int = 65536) -> np.ndarray | None:
         """The inverted list each vector falls in (IVF kinds), or None for indexes without lists."""
         import faiss
 
-        ivf = faiss.try_extract_index_ivf(self.index) if self.plan.kind in ("ivf_flat", "ivf_pq") else None
+        ivf = faiss.try_extract_index_ivf(self.index) if self.plan.kind in IVF_KINDS else None
         if ivf is None:
             return None
         lists = [ivf.quantizer.search(batch, 1)[1][:, 0] for batch in _batches(vectors, batch_size)]

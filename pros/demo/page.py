@@ -10,6 +10,7 @@ PICTURES = (
     ("Kept face-centric crops (boxes and landmarks drawn)", "curated/report/kept_samples.png"),
     ("Rejected inputs and why", "curated/report/rejected_inputs.png"),
     ("Inputs by outcome", "curated/report/status_reasons.png"),
+    ("Near-duplicates removed, each beside the copy kept", "curated/report/duplicates.png"),
     ("Training curves: loss and collapse monitors", "train/curves.png"),
 )
 

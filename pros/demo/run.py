@@ -37,12 +37,21 @@ def curate_step(dump: Path, out: Path, say: Say) -> dict[str, Any]:
     from curation.config import load_curate_config
     from curation.pipeline.run import curate
 
-    _step(say, "1/4 curate: decode, detect faces, cut face-centric crops, write shards", ["pros", "curate", str(dump), "--out", str(out)])
+    _step(say, "1/4 curate: decode, detect faces, embed, retrieve and re-check, remove near-duplicates, cut "
+               "face-centric crops, write shards", ["pros", "curate", str(dump), "--out", str(out)])
     result = curate([str(dump)], out, load_curate_config(None, []), command=f"pros curate {dump} --out {out}")
     say(f"   {result.inputs} inputs: {result.kept} kept ({result.samples} face crops), {result.rejected} rejected "
         f"{dict(sorted(result.reasons.items()))}; shards in {out / 'shards'}, report {out / 'report' / 'index.html'}")
-    return {"inputs": result.inputs, "kept": result.kept, "rejected": result.rejected, "samples": result.samples,
-            "reasons": dict(sorted(result.reasons.items()))}
+    counts = {"inputs": result.inputs, "kept": result.kept, "rejected": result.rejected, "samples": result.samples,
+              "reasons": dict(sorted(result.reasons.items()))}
+    retrieval = json.loads((out / "report" / "report.json").read_text()).get("retrieval")
+    if retrieval:
+        origin = {"kept as seeds (first pass)": retrieval["kept_from_seeds"],
+                  "kept through retrieval": retrieval["kept_from_retrieval"],
+                  "near-duplicates removed": retrieval["duplicates_removed"]}
+        say(f"   {', '.join(f'{n} {what}' for what, n in origin.items())} (the report lists each, and why)")
+        counts.update(origin)
+    return counts
 
 
 def train_step(shards: Path, run: Path, steps: int, say: Say) -> None:
