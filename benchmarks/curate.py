@@ -173,7 +173,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3,
                         help="detector-alone / end-to-end pairs, alternated; the median ratio is the figure")
     parser.add_argument("--memory", default="1000,10000", help="dump sizes for the peak-memory check ('' to skip)")
-    parser.add_argument("--memory-input-size", type=int, default=320)
+    parser.add_argument("--memory-input-size", type=int, default=640,
+                        help="detect.input_size of the memory runs (640, the default of pros curate)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/curate_bench"))
     parser.add_argument("--skip-throughput", action="store_true", help="only the peak-memory check")
     args = parser.parse_args()
