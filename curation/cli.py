@@ -13,7 +13,7 @@ from pros.errors import UserError, friendly_errors
 
 CURATE_HELP = """Curate face-dominant shards from raw image dumps: decode, detect faces, retrieve more faces near the found ones and remove near-duplicates, cut face-centric crops.
 
-Retrieval (embedding every image, about 1.5x the CPU time of the first pass alone) is on by default; retrieval.enabled=false runs the first pass alone.
+Retrieval (embedding every image, 1.3-1.6x the time of the first pass alone) is on by default; retrieval.enabled=false runs the first pass alone.
 
 INPUT: folders (recursive), tar / WebDataset shards (img2dataset output too), parquet files, image files, brace lists (dir/{00000..00009}.tar) and '::' joins.
 

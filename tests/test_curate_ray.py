@@ -168,7 +168,7 @@ class TestOnLocalRay:
             actor_count(settings("ray.gpus_per_actor=0.25"), units=10)
 
     def test_actors_embed_with_their_own_cpus_not_every_core_of_the_node(self):
-        """Left to cores / workers, every actor of a node would start one torch thread per core of the node."""
+        """Left to cores / workers, every actor of a node would start one embedder thread per core of the node."""
         from curation.pipeline.ray_executor import actor_config
 
         def embed_threads(*overrides: str) -> int:

@@ -18,10 +18,13 @@ from pros.errors import UserError
 from tests.test_curate_pipeline import GreenSquareDetector, config, photo, shard_bytes
 
 
+def opened(*streams: Iterator) -> list:
+    return [lambda stream=stream: stream for stream in streams]
+
+
 def test_streams_come_out_whole_and_in_order():
-    streams = [iter(range(3)), iter([]), iter("ab")]
-    with ReadAhead(streams, depth=2) as ahead:
-        assert [list(ahead.next_stream()) for _ in streams] == [[0, 1, 2], [], ["a", "b"]]
+    with ReadAhead(opened(iter(range(3)), iter([]), iter("ab")), depth=2) as ahead:
+        assert [list(ahead.next_stream()) for _ in range(3)] == [[0, 1, 2], [], ["a", "b"]]
 
 
 def test_an_error_ends_only_its_own_stream():
@@ -29,11 +32,16 @@ def test_an_error_ends_only_its_own_stream():
         yield 1
         raise ValueError("damaged unit")
 
-    with ReadAhead([broken(), iter([7, 8])], depth=4) as ahead:
+    def unopenable() -> Iterator[int]:
+        raise OSError("unit file vanished")
+
+    with ReadAhead([broken, unopenable, lambda: iter([7, 8])], depth=4) as ahead:
         first = ahead.next_stream()
         assert next(first) == 1
         with pytest.raises(ValueError, match="damaged unit"):
             next(first)
+        with pytest.raises(OSError, match="vanished"):
+            next(ahead.next_stream())
         assert list(ahead.next_stream()) == [7, 8]
 
 
@@ -44,7 +52,7 @@ def test_reader_runs_into_the_next_stream_while_the_current_one_is_consumed():
         second_started.set()
         yield "next unit"
 
-    with ReadAhead([iter([1, 2]), second()], depth=8) as ahead:
+    with ReadAhead([lambda: iter([1, 2]), second], depth=8) as ahead:
         current = ahead.next_stream()
         assert next(current) == 1
         assert second_started.wait(timeout=5), "the reader waited for the consumer instead of reading ahead"
@@ -52,7 +60,7 @@ def test_reader_runs_into_the_next_stream_while_the_current_one_is_consumed():
 
 
 def test_skip_rest_moves_to_the_next_stream():
-    with ReadAhead([iter(range(100)), iter(["b"])], depth=4) as ahead:
+    with ReadAhead(opened(iter(range(100)), iter(["b"])), depth=4) as ahead:
         first = ahead.next_stream()
         assert next(first) == 0
         first.skip_rest()
@@ -72,7 +80,7 @@ def test_closing_early_closes_the_unfinished_stream_without_finishing_it():
         finally:
             closed.set()
 
-    with ReadAhead([endless()], depth=2) as ahead:
+    with ReadAhead([endless], depth=2) as ahead:
         assert next(ahead.next_stream()) == 1
     assert closed.wait(timeout=5) and not finished.is_set()
 
@@ -101,7 +109,7 @@ def write_units(folder: Path, blue_unit: int | None) -> None:
 
 
 def run(folder: Path, out: Path, factory) -> object:
-    settings = config("sources.files_per_unit=3", "detect.batch_size=1", "retrieval.enabled=false")
+    settings = config("sources.files_per_unit=3", "detect.batch_size=1")  # config() pins the first pass
     return curate([str(folder)], out, settings, detector_factory=factory)
 
 

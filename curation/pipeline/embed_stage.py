@@ -56,7 +56,7 @@ class _Batch:
 
 class EmbedStage:
     name = "embed"
-    version = "1"
+    version = "2"  # 2: efficientnet_lite0 runs in onnxruntime on the CPU (vectors differ from torch by up to 1e-4)
     inputs = ("decode",)
     after = ("decode",)
     outputs = ("embeddings/img_emb/img_emb_NNNNN.npy", "embeddings/metadata/metadata_NNNNN.parquet")

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, Protocol
 
 from curation.pipeline.layout import RunLayout
@@ -101,9 +102,9 @@ class LocalExecutor:
         """Units one after another; one reader thread decodes ahead across unit boundaries."""
         detector = LazyDetector(self.detector_factory, runtime_detector_config(self.config, 1))
         contexts = [unit_context(plan, self.config, self.layout, detector) for plan in plans]
-        streams = (decoded_stream(plan, ctx) for plan, ctx in zip(plans, contexts))
+        openers = [partial(decoded_stream, plan, ctx) for plan, ctx in zip(plans, contexts)]
         results, failures = [], []
-        with ReadAhead(streams, read_ahead_depth(self.config)) as ahead:
+        with ReadAhead(openers, read_ahead_depth(self.config)) as ahead:
             for plan, ctx in zip(plans, contexts):
                 decoded = ahead.next_stream()
                 try:

@@ -157,9 +157,9 @@ def actor_detector_config(config: Any) -> Any:
 
 
 def actor_config(config: Any) -> Any:
-    """The run settings sent to the actors: torch embeds with the actor's whole CPUs (at least 1 thread) unless
+    """The run settings sent to the actors: the embedder runs with the actor's whole CPUs (at least 1 thread) unless
     ``retrieval.embed.threads`` is set. Left at 0, each actor would take cores / ``workers`` threads: every core of
-    its node, in every actor of the node at once. Embedding threads change speed, not vectors or signatures."""
+    its node, in every actor of the node at once. Embedding threads change speed, not signatures."""
     embed = config.retrieval.embed
     if embed.threads:
         return config

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Generic, TypeVar
@@ -24,17 +24,18 @@ class _StreamEnd:
 
 
 class ReadAhead(Generic[T]):
-    """Iterate ``streams`` in order in a thread, at most ``depth`` elements ahead of the consumer.
+    """Open and iterate streams in order in a thread, at most ``depth`` elements ahead of the consumer.
 
-    The consumer takes the streams in the same order with ``next_stream()``; a stream that raised re-raises its error
-    there, and the thread goes on with the next stream. Use as a context manager: leaving it stops the thread, and an
+    ``openers`` make the streams, one call each, in the thread. The consumer takes the streams in the same order with
+    ``next_stream()``; a stream that failed to open or raised re-raises its error there, and the thread goes on with
+    the next one. Use as a context manager: leaving it stops the thread, and an
     unfinished stream is closed without finishing (a decode stage then commits nothing for that unit).
     """
 
-    def __init__(self, streams: Iterable[Iterator[T]], depth: int) -> None:
+    def __init__(self, openers: Iterable[Callable[[], Iterator[T]]], depth: int) -> None:
         self._buffer: queue.Queue = queue.Queue(maxsize=max(1, depth))
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._produce, args=(iter(streams),), name="curate-reader", daemon=True)
+        self._thread = threading.Thread(target=self._produce, args=(iter(openers),), name="curate-reader", daemon=True)
         self._thread.start()
 
     def next_stream(self) -> "ConsumedStream[T]":
@@ -50,10 +51,14 @@ class ReadAhead(Generic[T]):
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
         self.close()
 
-    def _produce(self, streams: Iterator[Iterator[T]]) -> None:
-        for stream in streams:
+    def _produce(self, openers: Iterator[Callable[[], Iterator[T]]]) -> None:
+        for open_stream in openers:
+            if self._stop.is_set():
+                return
             end = _StreamEnd(None)
+            stream: Iterator[T] = iter(())
             try:
+                stream = open_stream()
                 for element in stream:
                     if not self._put(element):
                         return
@@ -105,7 +110,9 @@ class ConsumedStream(Generic[T]):
         return element  # type: ignore[return-value]
 
     def skip_rest(self) -> None:
-        """Let the rest of this stream go by, so that the next ``next_stream()`` starts at the next stream."""
+        """Let the rest of this stream go by, so that the next ``next_stream()`` starts at the next stream.
+
+        The thread still reads the rest (a decode stage then commits the unit's decoding, which a rerun reuses)."""
         while not self._ended:
             try:
                 next(self)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from curation.pipeline.embed_stage import EmbedStage
@@ -46,7 +47,7 @@ def run_unit(
 ) -> UnitResult:
     """Run ``plan.todo`` for one unit; ``on_items(n)`` is told each time n more inputs went through every stage."""
     ctx = unit_context(plan, config, layout, detector)
-    with ReadAhead([decoded_stream(plan, ctx)], read_ahead_depth(config)) as ahead:
+    with ReadAhead([partial(decoded_stream, plan, ctx)], read_ahead_depth(config)) as ahead:
         return finish_unit(plan, ctx, ahead.next_stream(), on_items)
 
 
