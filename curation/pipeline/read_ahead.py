@@ -28,8 +28,8 @@ class ReadAhead(Generic[T]):
 
     ``openers`` make the streams, one call each, in the thread. The consumer takes the streams in the same order with
     ``next_stream()``; a stream that failed to open or raised re-raises its error there, and the thread goes on with
-    the next one. Use as a context manager: leaving it stops the thread, and an
-    unfinished stream is closed without finishing (a decode stage then commits nothing for that unit).
+    the next one. Use as a context manager: leaving it stops the thread, and an unfinished stream is closed without
+    finishing (a decode stage then commits nothing for that unit).
     """
 
     def __init__(self, openers: Iterable[Callable[[], Iterator[T]]], depth: int) -> None:
