@@ -245,9 +245,11 @@ def test_ray_run_with_retrieval_killed_before_the_step_resumes_to_the_local_exec
     the units left, then the retrieval step over the whole pool, and writes the local executor's shards."""
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "pros", "curate", str(pool), "--out", str(out), "--executor", "ray", *RETRIEVAL]
-    kill_ray_driver_when(cmd, out, count_markers("detect", 2))
+    kill_ray_driver_when(cmd, out, count_markers("detect", 1))
+    # Actors may finish units in the moment between the kill and their own end; usually some are left to detect,
+    # and the retrieval step and all writing always are.
     detected, embedded = markers(out, "detect"), markers(out, "embed")
-    assert 2 <= len(detected) < POOL_UNITS and not markers(out, "write")
+    assert 1 <= len(detected) <= POOL_UNITS and not markers(out, "write")
 
     finished = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0, finished.stderr

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from curation.retrieval.balance import balance_clusters
-from curation.retrieval.config import BalanceConfig, DedupConfig, RetrievalConfig
-from curation.retrieval.dedup import find_near_duplicates
+from curation.retrieval.config import BalanceConfig, DedupConfig, IndexConfig, RetrievalConfig
+from curation.retrieval.dedup import find_near_duplicates, similar_pairs
 from curation.retrieval.index import build_index
 from curation.retrieval.seeded import SeedSet, pool_seeds, retrieve_from_seeds, text_seeds
 from pros.errors import UserError
@@ -61,6 +61,43 @@ def test_chains_of_duplicates_form_one_group_beyond_k():
     dropped = [d for d in decisions if d.status == "dropped"]
     assert len(dropped) == 29 and {d.duplicate_of for d in dropped} == {"k000"}  # ties go to the earlier key
     assert all(d.reason == "unique" for d in decisions[30:])
+
+
+def clustered_with_copies(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """4000 clustered vectors, 150 of them replaced by near-copies of others; returns (pool, copied rows)."""
+    rng = np.random.default_rng(seed)
+    centres = unit(rng.standard_normal((40, 32)))
+    pool = unit(centres[rng.integers(0, 40, 4000)] + 0.35 * rng.standard_normal((4000, 32)))
+    copies = rng.choice(4000, 300, replace=False)
+    pool[copies[:150]] = unit(pool[copies[150:]] + 0.03 * rng.standard_normal((150, 32)))
+    return pool, copies
+
+
+@pytest.mark.parametrize("kind", ["ivf_flat", "ivf_fp16"])
+def test_dedup_over_inverted_lists_links_the_pairs_a_knn_search_finds(kind):
+    """Dedup compares, list by list, each vector with the members of the lists it would visit as a query; it must
+    link exactly the pairs that searching each vector's k nearest through the same index links."""
+    from curation.retrieval.dedup import _pairs_by_knn_search
+
+    pool, _ = clustered_with_copies(3)
+    index = build_index(pool, IndexConfig(kind=kind, nlist=32, nprobe=4))
+    config = DedupConfig(threshold=0.8, k=4, nprobe=3)
+    by_list = similar_pairs(index, pool, config)
+    by_search = _pairs_by_knn_search(index, pool, config, chunk_rows=1 << 20)
+    assert index.inverted_lists() is not None and len(by_list[0]) >= 290  # nearly all planted pairs, both ways
+    assert set(zip(*(side.tolist() for side in by_list))) == set(zip(*(side.tolist() for side in by_search)))
+    assert np.bincount(by_list[0]).max() <= config.k - 1  # at most k nearest per image, itself among them
+
+
+def test_identical_copies_beyond_k_form_one_group_over_inverted_lists():
+    pool, copies = clustered_with_copies(4)
+    pool[copies[:40]] = pool[copies[40]]  # 41 identical images: similarity ties everywhere
+    keys = [f"k{i:04d}" for i in range(len(pool))]
+    index = build_index(pool, IndexConfig(kind="ivf_flat", nlist=32))
+    decisions = find_near_duplicates(pool, keys, config=DedupConfig(threshold=0.99, k=8), index=index)
+    group = [decisions[row] for row in copies[:41]]
+    kept = [d for d in group if d.status == "kept"]
+    assert len(kept) == 1 and {d.duplicate_of for d in group if d.status == "dropped"} == {kept[0].key}
 
 
 def test_balance_caps_a_dominant_cluster_deterministically():

@@ -97,7 +97,7 @@ class DedupConfig:
         JPEG q=15) often fall below and stay. Small tight face crops of different people can reach 0.9 with it:
         raise the threshold for such dumps. Other embedders need their own value: calibrate on your data.
     k: neighbours searched per image; groups larger than k still join through chains of links.
-    batch_size: queries per FAISS search call.
+    batch_size: queries per FAISS search call (exact, HNSW and GPU indexes; IVF lists are compared list by list).
     nprobe: IVF lists visited per query during dedup (0 = the index's own); near-copies almost always share their
         nearest list, so fewer probes than retrieval's suffice and dedup of the whole pool stays cheap.
     """

@@ -30,7 +30,49 @@ class DedupDecision:
 def similar_pairs(
     index: PoolIndex, vectors: np.ndarray, config: DedupConfig, chunk_rows: int = 1 << 20
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, cols) of all found pairs with cosine >= threshold, self-pairs excluded; memory bounded by chunks."""
+    """(rows, cols) of all found pairs with cosine >= threshold, self-pairs excluded: each vector's ``config.k``
+    nearest (itself included, as in a kNN search) among those above the threshold."""
+    lists = index.inverted_lists()
+    if lists is None:
+        return _pairs_by_knn_search(index, vectors, config, chunk_rows)
+    probes = index.probed_lists(vectors, config.nprobe or index.plan.nprobe)
+    return _pairs_by_list(lists, probes, vectors, config)
+
+
+def _pairs_by_list(
+    lists: list[np.ndarray], probes: np.ndarray, vectors: np.ndarray, config: DedupConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs an IVF search would find, computed list by list: every vector that visits a list is compared with all
+    of the list's members in one matrix product. The same comparisons as a search of each vector (same lists
+    visited), but at matrix-multiply speed and with a working set of one list at a time, so the time grows with N."""
+    visits = probes.ravel()
+    order = np.argsort(visits, kind="stable")
+    visitors = order // probes.shape[1]  # vector rows grouped by the list they visit
+    bounds = np.searchsorted(visits[order], np.arange(len(lists) + 1))
+    found_rows, found_cols, found_sims = [], [], []
+    for number, members in enumerate(lists):
+        rows = visitors[bounds[number] : bounds[number + 1]]
+        if len(members) == 0 or len(rows) == 0:
+            continue
+        sims = np.asarray(vectors[rows], np.float32) @ np.asarray(vectors[members], np.float32).T
+        at, to = np.nonzero(sims >= config.threshold)
+        found_rows.append(rows[at])
+        found_cols.append(members[to])
+        found_sims.append(sims[at, to])
+    if not found_rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    rows, cols, sims = (np.concatenate(found) for found in (found_rows, found_cols, found_sims))
+    best_first = np.lexsort((cols, -sims, rows))
+    rows, cols = rows[best_first].astype(np.int64), cols[best_first].astype(np.int64)
+    first_of_row = np.searchsorted(rows, rows)  # rows are sorted: where each row's run starts
+    keep = (np.arange(len(rows)) - first_of_row < config.k) & (rows != cols)
+    return rows[keep], cols[keep]
+
+
+def _pairs_by_knn_search(
+    index: PoolIndex, vectors: np.ndarray, config: DedupConfig, chunk_rows: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each vector's k nearest through the index (exact, HNSW, or on a GPU), thresholded; memory bounded by chunks."""
     all_rows, all_cols = [], []
     for start in range(0, vectors.shape[0], chunk_rows):
         chunk = vectors[start : start + chunk_rows]

@@ -117,9 +117,10 @@ def _batches(vectors: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
 class PoolIndex:
     """A built or loaded FAISS index and the plan it follows; ``search`` returns cosine similarities and row ids."""
 
-    def __init__(self, index, plan: IndexPlan) -> None:
+    def __init__(self, index, plan: IndexPlan, pool_probes: np.ndarray | None = None) -> None:
         self.index = index
         self.plan = plan
+        self.pool_probes = pool_probes  # (N, nprobe) lists each indexed row visits, when kept from the build
         apply_search_params(index, plan)
 
     @property
@@ -153,6 +154,29 @@ class PoolIndex:
             return None
         lists = [ivf.quantizer.search(batch, 1)[1][:, 0] for batch in _batches(vectors, batch_size)]
         return np.concatenate(lists)
+
+    def inverted_lists(self) -> list[np.ndarray] | None:
+        """The row ids in each inverted list (CPU IVF kinds), or None for indexes without lists or on a GPU."""
+        import faiss
+
+        ivf = faiss.try_extract_index_ivf(self.index) if self.plan.kind in IVF_KINDS else None
+        if ivf is None or _is_gpu_index(self.index):
+            return None
+        lists = ivf.invlists
+        return [
+            faiss.rev_swig_ptr(lists.get_ids(n), lists.list_size(n)).copy() if lists.list_size(n) else np.zeros(0, np.int64)
+            for n in range(ivf.nlist)
+        ]
+
+    def probed_lists(self, vectors: np.ndarray, nprobe: int, batch_size: int = 65536) -> np.ndarray:
+        """(N, nprobe) ids of the lists a search of each vector visits, nearest first (IVF kinds)."""
+        import faiss
+
+        nprobe = min(nprobe, self.plan.nlist)
+        if self.pool_probes is not None and vectors.shape[0] == self.size and nprobe <= self.pool_probes.shape[1]:
+            return self.pool_probes[:, :nprobe]  # the pool itself: the lists were found when it was indexed
+        quantizer = faiss.try_extract_index_ivf(self.index).quantizer
+        return np.concatenate([quantizer.search(batch, nprobe)[1] for batch in _batches(vectors, batch_size)])
 
     def _search_in_list_order(self, queries: np.ndarray, k: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         """Search IVF queries sorted by their inverted list, so consecutive queries scan the same lists while they
@@ -224,9 +248,26 @@ def build_index(vectors: np.ndarray, config: IndexConfig = IndexConfig(), add_ba
         needed = _setup_clustering(index, config)
         index.train(training_sample(vectors, needed, config.seed))
     apply_search_params(index, plan)
-    for batch in _batches(vectors, add_batch_size):
-        index.add(batch)
-    return PoolIndex(index, plan)
+    if not isinstance(index, faiss.IndexIVF):  # flat, HNSW, PQ behind re-ranking, or on a GPU
+        for batch in _batches(vectors, add_batch_size):
+            index.add(batch)
+        return PoolIndex(index, plan)
+    return PoolIndex(index, plan, _add_keeping_probes(index, vectors, plan.nprobe, add_batch_size))
+
+
+def _add_keeping_probes(index, vectors: np.ndarray, nprobe: int, batch_size: int) -> np.ndarray:
+    """Add ``vectors`` to the IVF ``index`` and return the ``nprobe`` lists each one visits as a query. Adding needs
+    every vector's nearest list anyway; finding its nearest few at the same time spares a whole-pool dedup that
+    centroid search (N x nlist comparisons, the part of the work that grows faster than N)."""
+    import faiss
+
+    probes = []
+    for batch in _batches(vectors, batch_size):
+        lists = index.quantizer.search(batch, nprobe)[1]
+        nearest = np.ascontiguousarray(lists[:, 0], dtype=np.int64)
+        index.add_core(len(batch), faiss.swig_ptr(batch), None, faiss.swig_ptr(nearest))
+        probes.append(lists.astype(np.int32))
+    return np.concatenate(probes)
 
 
 def _setup_clustering(index, config: IndexConfig) -> int:
