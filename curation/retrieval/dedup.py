@@ -55,7 +55,7 @@ def _pairs_by_list(
         if len(members) == 0 or len(rows) == 0:
             continue
         sims = np.asarray(vectors[rows], np.float32) @ np.asarray(vectors[members], np.float32).T
-        at, to = np.nonzero(sims >= config.threshold)
+        at, to = _links(sims, config)
         found_rows.append(rows[at])
         found_cols.append(members[to])
         found_sims.append(sims[at, to])
@@ -67,6 +67,17 @@ def _pairs_by_list(
     first_of_row = np.searchsorted(rows, rows)  # rows are sorted: where each row's run starts
     keep = (np.arange(len(rows)) - first_of_row < config.k) & (rows != cols)
     return rows[keep], cols[keep]
+
+
+def _links(sims: np.ndarray, config: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) positions of ``sims`` at or above the threshold; where that is more than k per row on average
+    (a low threshold), only each row's k best, which bounds memory by N x nprobe x k like a search would."""
+    at, to = np.nonzero(sims >= config.threshold)
+    if len(at) <= config.k * sims.shape[0] or sims.shape[1] <= config.k:
+        return at, to
+    best = np.argpartition(-sims, config.k - 1, axis=1)[:, : config.k]
+    at, pick = np.nonzero(np.take_along_axis(sims, best, axis=1) >= config.threshold)
+    return at, best[at, pick]
 
 
 def _pairs_by_knn_search(
