@@ -6,10 +6,20 @@ import numpy as np
 import pytest
 
 from curation.retrieval.balance import balance_clusters
-from curation.retrieval.config import BalanceConfig, DedupConfig, IndexConfig, RetrievalConfig
+from curation.retrieval.config import (
+    BalanceConfig,
+    DedupConfig,
+    IndexConfig,
+    RetrievalConfig,
+)
 from curation.retrieval.dedup import find_near_duplicates, similar_pairs
 from curation.retrieval.index import build_index
-from curation.retrieval.seeded import SeedSet, pool_seeds, retrieve_from_seeds, text_seeds
+from curation.retrieval.seeded import (
+    SeedSet,
+    pool_seeds,
+    retrieve_from_seeds,
+    text_seeds,
+)
 from pros.errors import UserError
 
 

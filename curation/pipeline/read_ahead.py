@@ -38,14 +38,14 @@ class ReadAhead(Generic[T]):
         self._thread = threading.Thread(target=self._produce, args=(iter(openers),), name="curate-reader", daemon=True)
         self._thread.start()
 
-    def next_stream(self) -> "ConsumedStream[T]":
+    def next_stream(self) -> ConsumedStream[T]:
         return ConsumedStream(self)
 
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> "ReadAhead[T]":
+    def __enter__(self) -> ReadAhead[T]:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
@@ -95,7 +95,7 @@ class ConsumedStream(Generic[T]):
         self._source = source
         self._ended = False
 
-    def __iter__(self) -> "ConsumedStream[T]":
+    def __iter__(self) -> ConsumedStream[T]:
         return self
 
     def __next__(self) -> T:
