@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.console import Console
 
+from curation.pipeline.disk import estimate_cache
 from curation.pipeline.executor import (
     DetectorFactory,
     Executor,
@@ -73,7 +74,8 @@ def curate(
         raise UserError(f"inputs {' '.join(inputs)} hold no images; point pros curate at folders, tars or parquet files")
     plan, retrieval = plan_run(layout, config, units)
     if dry_run:
-        console.print(f"plan for {layout.out}:\n{describe(plan, retrieval)}")
+        cache = estimate_cache(plan, config, layout.out)
+        console.print(f"plan for {layout.out}:\n{describe(plan, retrieval)}\n  {cache.describe()}")
         return CurateResult(plan, dry_run=True)
     report_file = layout.report / "report.json"
     if not plan.pending and (retrieval is None or retrieval.done) and report_file.exists() \
@@ -86,6 +88,9 @@ def curate(
         remove_stale_units(layout, len(units), console)
         write_run_info(layout.out, config, command)
         console.print(describe(plan, retrieval))
+        cache = estimate_cache(plan, config, layout.out)
+        if not cache.fits:
+            console.print(cache.warning(layout.work), style="bold yellow", markup=False)
         executor = build_executor(config, layout, detector_factory)
         results, failures = run_phases(executor, plan, retrieval, layout, config, detector_factory, console)
         write_sizes(layout.shards)
