@@ -139,8 +139,11 @@ class DecodeStage:
         writer.commit()
         commit(ctx, self.name, [path], counts)
 
-    def replay(self, ctx: UnitContext, stream: Iterator[InputItem]) -> Iterator[ItemRecord]:
-        rows = iter_rows(ctx.layout.decode_cache(ctx.unit.index))
+    def replay(self, ctx: UnitContext, stream: Iterator[InputItem], pixels: bool = True) -> Iterator[ItemRecord]:
+        """The committed decoding, read back; without ``pixels`` (nothing after will detect or embed) the cached
+        images are not read at all, which is most of the file."""
+        columns = None if pixels else [name for name in DECODE_SCHEMA.names if name != "pixels"]
+        rows = iter_rows(ctx.layout.decode_cache(ctx.unit.index), columns)
         for item, row in _zip_items(ctx, stream, rows, self.name):
             yield ItemRecord(
                 item, row["status"], row["reason"], row["detail"] or "", row["width"], row["height"],

@@ -61,7 +61,9 @@ def decoded_stream(plan: UnitPlan, ctx: UnitContext) -> Iterator[Any]:
 
     decode = DecodeStage()
     items = iter_items(plan.unit, ctx.config.sources)
-    return decode.run(ctx, items) if decode.name in plan.todo else decode.replay(ctx, items)
+    if decode.name in plan.todo:
+        return decode.run(ctx, items)
+    return decode.replay(ctx, items, pixels=bool({DetectStage.name, EmbedStage.name} & set(plan.todo)))
 
 
 def read_ahead_depth(config: Any) -> int:

@@ -73,15 +73,15 @@ class RowFileWriter:
         self.tmp.unlink(missing_ok=True)
 
 
-def iter_rows(path: Path) -> Iterator[dict[str, Any]]:
-    """Rows of a work file in order, a row group at a time."""
+def iter_rows(path: Path, columns: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Rows of a work file in order, a row group at a time (only ``columns`` when given)."""
     parquet = pq.ParquetFile(path)
-    for batch in parquet.iter_batches(batch_size=ROW_GROUP):
+    for batch in parquet.iter_batches(batch_size=ROW_GROUP, columns=columns):
         yield from batch.to_pylist()
 
 
 def pixels_from_row(row: dict[str, Any]) -> np.ndarray | None:
-    if row["pixels"] is None:
+    if row.get("pixels") is None:
         return None
     flat = np.frombuffer(row["pixels"], dtype=np.uint8)
     return flat.reshape(int(row["det_height"]), int(row["det_width"]), 3)
