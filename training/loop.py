@@ -118,7 +118,9 @@ def train(shards: Sequence[str], out_dir: Path, config: TrainConfig, command: st
     try:
         urls = resolve_shards(shards)
         run = prepare(urls, out_dir, config, env, command)
-        return fit(run, urls)
+        result = fit(run, urls)
+        barrier(env)  # no rank tears the group down while another is still in a collective (gloo then aborts)
+        return result
     finally:
         shutdown()
 
