@@ -14,30 +14,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-from PIL import ImageOps
 from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from test_curate_resume import write_dump
 from test_curate_retrieval import real_photos
 
 from curation.config import load_curate_config
 from curation.pipeline.run import curate
-
-
-def write_variants(folder: Path, count: int) -> None:
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    photos = list(real_photos().values())
-    for n in range(count):
-        image = photos[n % len(photos)]
-        w, h = image.size
-        cut = rng.uniform(0.0, 0.1, size=4)
-        image = image.crop((int(cut[0] * w), int(cut[1] * h), int(w - cut[2] * w), int(h - cut[3] * h)))
-        if n % 2:
-            image = ImageOps.mirror(image)
-        image.thumbnail((int(rng.integers(200, 400)),) * 2)
-        image.save(folder / f"img_{n:04d}.jpg", quality=92)
 
 
 def timed(pool: Path, out: Path, input_size: int, *overrides: str):
@@ -50,7 +34,7 @@ def timed(pool: Path, out: Path, input_size: int, *overrides: str):
 def main(count: int, input_size: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         pool = Path(tmp) / "pool"
-        write_variants(pool, count)
+        write_dump(pool, count, list(real_photos().values()), longest=400)
         timed(pool, Path(tmp) / "warm", input_size)  # load models and imports outside the timings
         off, first = timed(pool, Path(tmp) / "off", input_size, "retrieval.enabled=false")
         on, second = timed(pool, Path(tmp) / "on", input_size)  # retrieval is on by default

@@ -34,11 +34,11 @@ def real_photos() -> list[Image.Image]:
     return [p.convert("RGB") for p in photos]
 
 
-def write_dump(folder: Path, count: int) -> None:
-    """``count`` variants (resized, cropped, mirrored) of real photos, at most 320 px."""
+def write_dump(folder: Path, count: int, photos: list[Image.Image] | None = None, longest: int = 320) -> None:
+    """``count`` variants (resized, cropped, mirrored) of real photos, at most ``longest`` px."""
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
-    photos = real_photos()
+    photos = photos or real_photos()
     for n in range(count):
         image = photos[n % len(photos)]
         w, h = image.size
@@ -46,7 +46,7 @@ def write_dump(folder: Path, count: int) -> None:
         image = image.crop((int(cut[0] * w), int(cut[1] * h), int(w - cut[2] * w), int(h - cut[3] * h)))
         if n % 2:
             image = ImageOps.mirror(image)
-        image.thumbnail((int(rng.integers(200, 320)),) * 2)
+        image.thumbnail((int(rng.integers(200, longest)),) * 2)
         image.save(folder / f"img_{n:03d}.jpg", quality=92)
 
 

@@ -13,7 +13,7 @@ from curation.retrieval.config import (
     RetrievalConfig,
 )
 from curation.retrieval.dedup import find_near_duplicates, similar_pairs
-from curation.retrieval.index import build_index
+from curation.retrieval.index import PoolIndex, build_index
 from curation.retrieval.seeded import (
     SeedSet,
     pool_seeds,
@@ -96,6 +96,8 @@ def test_dedup_over_inverted_lists_links_the_pairs_a_knn_search_finds(kind, thre
     by_search = _pairs_by_knn_search(index, pool, config, chunk_rows=1 << 20)
     assert index.inverted_lists() is not None and len(by_list[0]) >= 290  # nearly all planted pairs, both ways
     assert set(zip(*(side.tolist() for side in by_list))) == set(zip(*(side.tolist() for side in by_search)))
+    reloaded = PoolIndex(index.index, index.plan)  # as read from disk: the lists each row visits are found again
+    assert [side.tolist() for side in similar_pairs(reloaded, pool, config)] == [side.tolist() for side in by_list]
     assert np.bincount(by_list[0]).max() <= config.k - 1  # at most k nearest per image, itself among them
 
 

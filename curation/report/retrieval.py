@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from typing import Any
 
 from PIL import Image
 
 from curation.pipeline.layout import RunLayout
-from curation.pipeline.unit_files import pixels_from_row
-from curation.report.sheets import _cached_rows, _reason_card, _tile
+from curation.report.sheets import _reason_card, _tile, cached_pixels
 
 LISTED = 200  # most duplicates / retrieved images listed one by one in report.json
 
@@ -52,18 +51,7 @@ def duplicate_pair_tiles(layout: RunLayout, rows: list[dict[str, Any]], limit: i
     by_key = {row["key"]: row for row in rows}
     pairs = [(row, by_key[row["duplicate_of"]]) for row in rows
              if row["decision"] == "duplicate" and row["duplicate_of"] in by_key][:limit]
-    wanted: dict[int, set[int]] = defaultdict(set)
-    for pair in pairs:
-        for row in pair:
-            wanted[row["unit"]].add(row["item"])
-    pixels = {}
-    for unit, items in wanted.items():
-        cache = layout.decode_cache(unit)
-        if cache.exists():
-            for record in _cached_rows(cache, items):
-                rgb = pixels_from_row(record)
-                if rgb is not None:
-                    pixels[(unit, record["item"])] = rgb
+    pixels = cached_pixels(layout, [row for pair in pairs for row in pair])
     tiles = []
     for duplicate, original in pairs:
         for row, label in ((duplicate, f"removed, cos {duplicate['similarity']:.2f}"), (original, "kept")):

@@ -103,23 +103,31 @@ def pick_rejected(rows: list[dict[str, Any]], limit: int) -> list[dict[str, Any]
 
 
 def rejected_tiles(layout: RunLayout, rows: list[dict[str, Any]], side: int) -> list[Image.Image]:
-    by_unit: dict[int, list[int]] = defaultdict(list)
-    for row in rows:
-        by_unit[row["unit"]].append(row["item"])
-    pixels = {}
-    for unit, items in by_unit.items():
-        cache = layout.decode_cache(unit)
-        if cache.exists():
-            for record in _cached_rows(cache, set(items)):
-                rgb = pixels_from_row(record)
-                if rgb is not None:
-                    pixels[(unit, record["item"])] = rgb
+    pixels = cached_pixels(layout, rows)
     tiles = []
     for row in rows:
         rgb = pixels.get((row["unit"], row["item"]))
         image = Image.fromarray(rgb) if rgb is not None else _reason_card(row["reason"], side)
         tiles.append(_tile(image, side, [row["reason"] or "", row["source_id"] or ""]))
     return tiles
+
+
+def cached_pixels(layout: RunLayout, rows: list[dict[str, Any]]) -> dict[tuple[int, int], Any]:
+    """(unit, item) -> the decode-cache pixels of the manifest ``rows`` that have them, reading only the row groups
+    that hold them."""
+    wanted: dict[int, set[int]] = defaultdict(set)
+    for row in rows:
+        wanted[row["unit"]].add(row["item"])
+    pixels = {}
+    for unit, items in wanted.items():
+        cache = layout.decode_cache(unit)
+        if not cache.exists():
+            continue
+        for record in _cached_rows(cache, items):
+            rgb = pixels_from_row(record)
+            if rgb is not None:
+                pixels[(unit, record["item"])] = rgb
+    return pixels
 
 
 def _cached_rows(cache: Path, items: set[int]) -> list[dict[str, Any]]:

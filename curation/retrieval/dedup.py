@@ -31,11 +31,15 @@ def similar_pairs(
     index: PoolIndex, vectors: np.ndarray, config: DedupConfig, chunk_rows: int = 1 << 20
 ) -> tuple[np.ndarray, np.ndarray]:
     """(rows, cols) of all found pairs with cosine >= threshold, self-pairs excluded: each vector's ``config.k``
-    nearest (itself included, as in a kNN search) among those above the threshold."""
+    nearest (itself included, as in a kNN search) among those above the threshold. ``vectors`` are the pool ``index``
+    holds, row for row (row ids are index ids)."""
     lists = index.inverted_lists()
     if lists is None:
         return _pairs_by_knn_search(index, vectors, config, chunk_rows)
-    probes = index.probed_lists(vectors, config.nprobe or index.plan.nprobe)
+    nprobe = config.nprobe or index.plan.nprobe
+    probes = index.pool_lists(nprobe)
+    if probes is None:
+        probes = index.probed_lists(vectors, nprobe)
     return _pairs_by_list(lists, probes, vectors, config)
 
 

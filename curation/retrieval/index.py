@@ -168,13 +168,18 @@ class PoolIndex:
             for n in range(ivf.nlist)
         ]
 
+    def pool_lists(self, nprobe: int) -> np.ndarray | None:
+        """The lists each indexed row visits as a query, when they were kept while indexing (None otherwise)."""
+        nprobe = min(nprobe, self.plan.nlist)
+        if self.pool_probes is None or nprobe > self.pool_probes.shape[1]:
+            return None
+        return self.pool_probes[:, :nprobe]
+
     def probed_lists(self, vectors: np.ndarray, nprobe: int, batch_size: int = 65536) -> np.ndarray:
         """(N, nprobe) ids of the lists a search of each vector visits, nearest first (IVF kinds)."""
         import faiss
 
         nprobe = min(nprobe, self.plan.nlist)
-        if self.pool_probes is not None and vectors.shape[0] == self.size and nprobe <= self.pool_probes.shape[1]:
-            return self.pool_probes[:, :nprobe]  # the pool itself: the lists were found when it was indexed
         quantizer = faiss.try_extract_index_ivf(self.index).quantizer
         return np.concatenate([quantizer.search(batch, nprobe)[1] for batch in _batches(vectors, batch_size)])
 
