@@ -26,7 +26,7 @@ class RecheckConfig:
         first pass).
     min_score: a face of a retrieved image needs at least this score to become a sample (``crops.min_score`` for
         the first pass); the other selection rules (``crops.min_face_px``, ``crops.max_faces``) stay as they are.
-    With CenterFace, 0.3 / 0.4 reported no face on 17 non-face photos nor on lfw_subset's 100 non-faces, and found
+    With CenterFace, 0.3 / 0.4 reported no face on 16 non-face photos nor on lfw_subset's 100 non-faces, and found
     67 of its 100 faces against 29 at the first pass's 0.7 (docs/retrieval.md).
     """
 
