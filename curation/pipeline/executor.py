@@ -32,6 +32,7 @@ from curation.pipeline.unit import (
 )
 from curation.types import FaceDetector
 from pros.errors import UserError
+from pros.hardware import usable_cores
 
 DetectorFactory = Callable[[Any], FaceDetector]  # DetectorConfig -> FaceDetector
 
@@ -66,13 +67,6 @@ class LazyDetector:
         if self.detector is None:
             self.detector = self.factory(self.detector_config)
         return self.detector
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))  # respects taskset / cpusets, unlike os.cpu_count()
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def threads_per_worker(workers: int) -> int:

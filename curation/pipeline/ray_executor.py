@@ -30,12 +30,12 @@ from curation.pipeline.executor import (
     LazyDetector,
     UnitFailure,
     default_detector_factory,
-    usable_cores,
 )
 from curation.pipeline.layout import RunLayout
 from curation.pipeline.planner import UnitPlan
 from curation.pipeline.unit import UnitResult, run_unit
 from pros.errors import UserError
+from pros.hardware import usable_cores
 
 log = logging.getLogger(__name__)
 
