@@ -18,7 +18,7 @@ class FeatureConfig:
     num_workers: int = 2  # image-decoding worker processes (0 = in the main process)
     cache_dir: Path | None = None  # None: $PROS_CACHE/eval_features or ~/.cache/pros/eval_features
     box_scale: float = 1.2  # square crop side = box_scale * max(box w, h), when the dataset gives a face box
-    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast where the device runs it natively
 
 
 @dataclass(frozen=True)

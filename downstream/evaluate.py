@@ -141,11 +141,13 @@ def finetune_predictors(
 def run_eval(backbone_spec: str, data_root: Path, out_dir: Path, config: EvalConfig, command: str = "pros eval") \
         -> dict[str, Any]:
     """Evaluate ``backbone_spec`` on ``config.benchmark`` under ``data_root``; write everything into ``out_dir``."""
-    from downstream.runtime import resolve_device
+    from downstream.runtime import resolve_device, use_cores
 
     settings = settings_of(config)
     train, evals = load_splits(config, Path(data_root))
     device = resolve_device(config.device)
+    workers = config.features.num_workers if config.protocol == "linear" else config.finetune.num_workers
+    use_cores(device, config.features.precision, workers)
     log.info("%s: %d training images (%s), evaluation splits %s", train.benchmark, len(train), train.split,
              ", ".join(f"{split.split} ({len(split)})" for split in evals))
     backbone = load_backbone(backbone_spec, config.weights)

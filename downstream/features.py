@@ -25,6 +25,7 @@ from downstream.backbones import Backbone
 from downstream.config import FeatureConfig
 from downstream.datasets import BenchmarkSplit
 from downstream.runtime import autocast
+from pros.hardware import resolve_precision
 from downstream.transforms import ImageDataset
 
 CACHE_VERSION = 1
@@ -45,7 +46,8 @@ def default_cache_dir() -> Path:
     return (Path(root) if root else Path.home() / ".cache" / "pros") / "eval_features"
 
 
-def cache_key(backbone: Backbone, split: BenchmarkSplit, config: FeatureConfig, with_tokens: bool) -> str:
+def cache_key(backbone: Backbone, split: BenchmarkSplit, config: FeatureConfig, with_tokens: bool,
+              precision: str) -> str:
     listing = hashlib.sha256("\n".join(str(s.image_path) for s in split.samples).encode()).hexdigest()
     boxes = hashlib.sha256(repr([s.box for s in split.samples]).encode()).hexdigest()
     identity = {
@@ -57,7 +59,7 @@ def cache_key(backbone: Backbone, split: BenchmarkSplit, config: FeatureConfig, 
         "boxes": boxes,
         "inputs": asdict(backbone.inputs),
         "box_scale": config.box_scale,
-        "precision": config.precision,
+        "precision": precision,
         "tokens": with_tokens,
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
@@ -72,7 +74,8 @@ def extract_features(
 ) -> Features:
     """Features of every sample of ``split``, from the cache when an entry with the same key exists."""
     cache_dir = Path(config.cache_dir) if config.cache_dir is not None else default_cache_dir()
-    entry = cache_dir / f"{split.benchmark}-{split.split}-{cache_key(backbone, split, config, with_tokens)}"
+    precision = str(resolve_precision(config.precision, device.type).value)
+    entry = cache_dir / f"{split.benchmark}-{split.split}-{cache_key(backbone, split, config, with_tokens, precision)}"
     if (entry / "meta.json").is_file():
         log.info("features of %s/%s: cached in %s", split.benchmark, split.split, entry)
         return load_entry(entry)

@@ -1,13 +1,17 @@
-"""Where and how tensors are computed: device selection and mixed precision."""
+"""Where and how tensors are computed: device, mixed precision and CPU threads."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import ContextManager
 
 import torch
 
 from pros.errors import UserError
+from pros.hardware import resolve_precision, resolve_threads
+
+log = logging.getLogger(__name__)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -21,7 +25,15 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def autocast(device: torch.device, precision: str = "auto") -> ContextManager:
-    """bf16 autocast on CUDA (precision auto/bf16) or on CPU when precision=bf16; otherwise full precision."""
-    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+    """bf16 autocast when ``precision`` resolves to bf16 (``auto``: where the device runs it natively), else none."""
+    if resolve_precision(precision, device.type).value == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def use_cores(device: torch.device, precision: str, workers: int, threads: int = 0) -> None:
+    """Intra-op threads for this process (the usable cores less the decoding workers) and one line saying what runs."""
+    choice = resolve_threads(threads, busy_cores=workers)
+    torch.set_num_threads(int(choice.value))
+    log.info("%s, precision %s, %s threads, %d data workers", device, resolve_precision(precision, device.type),
+             choice, workers)

@@ -112,3 +112,21 @@ def test_data_workers_are_gone_when_train_returns(tmp_path: Path) -> None:
     urls = shard_urls(tmp_path / "shards")
     train(urls, tmp_path / "run", tiny_config("run.max_steps=2", "data.num_workers=2"))
     assert multiprocessing.active_children() == []
+
+
+def test_run_picks_precision_and_threads_from_the_machine_and_logs_them(tmp_path: Path, monkeypatch, caplog) -> None:
+    from pros import hardware
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: {"avx2"})
+    monkeypatch.setattr(hardware, "usable_cores", lambda: 3)
+    urls = shard_urls(tmp_path / "shards")
+    config = tiny_config("run.max_steps=1", "run.precision=auto", "run.num_threads=0", "data.num_workers=0")
+    previous = torch.get_num_threads()
+    try:
+        with caplog.at_level("INFO", logger="training.loop"):
+            train(urls, tmp_path / "run", config)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(previous)
+    assert "precision fp32 (cpu: no native bf16), 3 (3 usable cores) threads, 0 data workers" in caplog.text

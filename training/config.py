@@ -68,9 +68,9 @@ class RunConfig:
     max_steps: int | None = None  # stop here; when set it is also the schedule length (overrides epochs)
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    precision: Literal["bf16", "fp32"] = "bf16"  # bf16 autocast on CPU and GPU
+    precision: Literal["auto", "bf16", "fp32"] = "auto"  # auto: bf16 autocast where the device runs it natively
     compile: bool = False  # torch.compile the student
-    num_threads: int = 0  # torch intra-op CPU threads per process (0: torch's default; torchrun sets 1)
+    num_threads: int = 0  # torch intra-op CPU threads per process (0: OMP_NUM_THREADS, else usable cores - workers)
     strategy: Literal["ddp", "fsdp"] = "ddp"  # fsdp: FSDP2 fully_shard of the student's blocks
     log_every: int = 10  # steps between log lines, JSONL records and monitors
     checkpoint_every: int = 500  # steps between checkpoints (one is always written at the end)

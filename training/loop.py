@@ -1,6 +1,6 @@
 """``train(shards, out_dir, config)``: the ProS training run, one process of possibly many (torchrun / SLURM).
 
-Per step: schedule values -> forward (bf16 autocast) -> NaN/inf guard (agreed by all ranks) -> backward ->
+Per step: schedule values -> forward (bf16 autocast where native) -> NaN/inf guard (agreed by all ranks) -> backward ->
 prototype freeze -> gradient clipping -> AdamW -> teacher EMA. Every ``run.log_every`` steps rank 0 writes a JSONL
 record and a log line; every ``run.checkpoint_every`` steps and at the end a checkpoint. A run resumes from its
 newest checkpoint by default; its data stream then restarts from a seed that includes the resume step (see
@@ -25,6 +25,7 @@ import yaml
 
 from pros.config import config_hash, to_dict
 from pros.errors import UserError
+from pros.hardware import resolve_precision, resolve_threads
 from pros.run_info import write_run_info
 from shards.urls import expand_urls
 from training.checkpoint import latest_checkpoint, list_checkpoints, save_checkpoint
@@ -94,6 +95,7 @@ class Run:
     length: RunLength
     metrics: MetricsWriter
     hash: str
+    precision: str = "fp32"  # the resolved run.precision: bf16 or fp32
     step: int = 0
     data: DataPosition = field(default_factory=DataPosition)
     counters: Counters = field(default_factory=Counters)
@@ -127,8 +129,12 @@ def train(shards: Sequence[str], out_dir: Path, config: TrainConfig, command: st
 
 def prepare(urls: list[str], out_dir: Path, config: TrainConfig, env: DistEnv, command: str) -> Run:
     checkpoint = find_resume_checkpoint(out_dir, config)
-    if config.run.num_threads > 0:
-        torch.set_num_threads(config.run.num_threads)
+    precision = resolve_precision(config.run.precision, env.device.type)
+    threads = resolve_threads(config.run.num_threads, busy_cores=config.data.num_workers)
+    torch.set_num_threads(int(threads.value))
+    if env.is_main:
+        log.info("precision %s, %s threads, %d data workers (1 thread each)", precision, threads,
+                 config.data.num_workers)
     try:
         samples = config.data.samples_per_epoch or samples_in(urls)
     except ValueError as err:
@@ -148,6 +154,7 @@ def prepare(urls: list[str], out_dir: Path, config: TrainConfig, env: DistEnv, c
         config=config, env=env, run_dir=out_dir, task=task, optimizer=optimizer,
         schedules=Schedules(config.optim, config.loss, length), length=length,
         metrics=MetricsWriter(out_dir, env.is_main, config.run.tensorboard), hash=config_hash(config),
+        precision=str(precision.value),
     )
     if checkpoint is not None:
         restore_optimizer(task, optimizer, checkpoint)
@@ -210,7 +217,7 @@ def batches(run: Run, urls: list[str]) -> Iterator[tuple[list[torch.Tensor], lis
 
 
 def autocast(run: Run) -> contextlib.AbstractContextManager:
-    if run.config.run.precision != "bf16":
+    if run.precision != "bf16":
         return contextlib.nullcontext()
     return torch.autocast(device_type=run.env.device.type, dtype=torch.bfloat16)
 
