@@ -24,12 +24,14 @@ import torch
 import yaml
 
 from pros.config import config_hash, to_dict
-from pros.errors import UserError
+from pros.errors import UserError, check_output_dir
 from pros.run_info import write_run_info
 from shards.urls import expand_urls
 from training.checkpoint import latest_checkpoint, list_checkpoints, save_checkpoint
 from training.config import TrainConfig
 from training.data.dataset import MultiCropStream, make_loader, samples_in, split_views
+from training.data.preflight import check_training_data
+from training.data.waiting import StopWhileWaiting, next_batch
 from training.distributed import (
     DistEnv,
     all_reduce_max,
@@ -114,9 +116,11 @@ def resolve_shards(shards: Sequence[str]) -> list[str]:
 
 def train(shards: Sequence[str], out_dir: Path, config: TrainConfig, command: str = "pros train") -> TrainResult:
     """Train (or resume) a run in ``out_dir`` on ``shards``; see the module docstring."""
+    check_output_dir(out_dir)
+    urls = resolve_shards(shards)
+    check_training_data(urls, config.data)
     env = init_distributed(config.run.device)
     try:
-        urls = resolve_shards(shards)
         run = prepare(urls, out_dir, config, env, command)
         result = fit(run, urls)
         barrier(env)  # no rank tears the group down while another is still in a collective (gloo then aborts)
@@ -258,6 +262,7 @@ class StopRequest:
     def __init__(self) -> None:
         self.received: str | None = None
         self.previous: dict[int, Any] = {}
+        self.waiting_for_data = False  # set by next_batch: a signal then ends the wait at once
 
     def __enter__(self) -> StopRequest:
         if threading.current_thread() is threading.main_thread():
@@ -273,6 +278,8 @@ class StopRequest:
             raise KeyboardInterrupt
         self.received = signal.Signals(signum).name
         log.warning("%s received: stopping after this step with a checkpoint", self.received)
+        if self.waiting_for_data:
+            raise StopWhileWaiting(self.received)
 
 
 def fit(run: Run, urls: list[str]) -> TrainResult:
@@ -302,9 +309,15 @@ def train_steps(run: Run, data: Iterator, stop: StopRequest, trace: Any, total: 
     window: list[float] = []
     bad_streak = 0
     latest: dict[str, torch.Tensor] = {}
+    first_step = run.step + 1  # logged as soon as it is done: the first one waits for the workers to start
     while run.step < total:
         waited = time.perf_counter()
-        views, keys, skipped = next(data)
+        batch = next_batch(data, stop)
+        if batch is None:  # a stop signal came while waiting for data
+            result = finish(run, write=True)
+            result.stopped_by = stop.received
+            return result
+        views, keys, skipped = batch
         wait = time.perf_counter() - waited
         values = run.schedules.at(run.step)
         out = train_step(run, views, values)
@@ -324,6 +337,9 @@ def train_steps(run: Run, data: Iterator, stop: StopRequest, trace: Any, total: 
             bad_streak = 0
             window.append(float(out["loss"].detach()))
             latest = out
+        if run.step == first_step and env.is_main and run.step % config.run.log_every:
+            log.info("step %d/%d done (%.1f s, of which %.1f s waiting for data); a log line every %d steps",
+                     run.step, total, time.perf_counter() - waited, wait, config.run.log_every)
         if run.step % config.run.log_every == 0 or run.step == total:
             log_window(run, values, latest, window, throughput)
             window = []
