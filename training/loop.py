@@ -29,7 +29,7 @@ from pros.run_info import write_run_info
 from shards.urls import expand_urls
 from training.checkpoint import latest_checkpoint, list_checkpoints, save_checkpoint
 from training.config import TrainConfig
-from training.data.dataset import MultiCropStream, make_loader, samples_in, split_views
+from training.data.dataset import MultiCropStream, make_loader, samples_in, split_views, stop_workers
 from training.data.preflight import check_training_data
 from training.data.waiting import StopWhileWaiting, next_batch
 from training.distributed import (
@@ -208,9 +208,7 @@ def batches(run: Run, urls: list[str]) -> Iterator[tuple[list[torch.Tensor], lis
             yield views, list(keys), int(skipped.sum())
     finally:
         # The workers ignore SIGTERM, so stop them here rather than trust garbage collection to do it before exit.
-        shutdown = getattr(iterator, "_shutdown_workers", None)
-        if shutdown is not None:
-            shutdown()
+        stop_workers(iterator)
 
 
 def autocast(run: Run) -> contextlib.AbstractContextManager:

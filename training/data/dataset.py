@@ -113,6 +113,19 @@ def _leave_signals_to_the_trainer(worker_id: int) -> None:
     exit_with_parent()
 
 
+def stop_workers(iterator: Any) -> None:
+    """Stop a DataLoader iterator's workers; kill the ones still busy (stuck on data that never comes), since they
+    ignore SIGTERM and would otherwise keep the interpreter from exiting."""
+    workers = list(getattr(iterator, "_workers", None) or [])
+    shutdown = getattr(iterator, "_shutdown_workers", None)
+    if shutdown is not None:
+        shutdown()
+    for worker in workers:
+        if worker.is_alive():
+            worker.kill()
+            worker.join(timeout=5)
+
+
 def split_views(views: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """(global views, local views) of a collated batch."""
     return views[:2], views[2:]
