@@ -144,6 +144,18 @@ def test_tar_with_a_bad_header_checksum_ends_in_a_rest_row(tmp_path: Path) -> No
     assert "after 2 members" in items[-1].error_detail
 
 
+@pytest.mark.timeout(20)
+def test_tar_with_a_zeroed_header_is_not_taken_for_its_end(tmp_path: Path) -> None:
+    path = tmp_path / "zeroed.tar"
+    members = five_member_tar(path)
+    data = bytearray(path.read_bytes())
+    data[members[3].offset:members[3].offset + 512] = bytes(512)
+    path.write_bytes(bytes(data))
+    items = items_of(path)
+    assert [i.error for i in items] == [None, None, None, "corrupt"]
+    assert "data after the end-of-archive zero block" in items[-1].error_detail
+
+
 @pytest.mark.timeout(30)
 def test_tar_cut_anywhere_gives_every_whole_member_a_row_and_one_reason(tmp_path: Path) -> None:
     full = tmp_path / "full.tar"

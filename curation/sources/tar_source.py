@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 from curation.sources.config import SourceConfig
 from curation.sources.names import display, is_unsafe_member
-from curation.sources.safe_read import NotRegularFile, open_regular
+from curation.sources.safe_read import READ_CHUNK, NotRegularFile, open_regular
 from curation.types import InputItem
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
@@ -108,10 +108,18 @@ class _WatchedTarInfo(tarfile.TarInfo):
             raise
 
 
-def _early_stop(stream: tarfile.TarFile) -> tarfile.HeaderError | None:
-    """The header error that ended iteration before the end-of-archive blocks, or None for a clean end."""
+def _early_stop(stream: tarfile.TarFile) -> Exception | None:
+    """Why iteration ended before the real end of the archive (a header error, or data after the zero block that
+    tarfile takes for the end, e.g. a zeroed header), or None for a clean end."""
     stop = getattr(stream, "pros_stop", None)
-    return None if stop is None or isinstance(stop, tarfile.EOFHeaderError) else stop
+    if stop is None or not isinstance(stop, tarfile.EOFHeaderError):
+        return stop
+    at = stream.offset
+    while chunk := stream.fileobj.read(READ_CHUNK):  # the rest is padding; read it once, never held whole
+        if chunk.strip(b"\0"):
+            return tarfile.ReadError(f"data after the end-of-archive zero block at byte {at} (a zeroed header?); "
+                                     "the members there are not read")
+    return None
 
 
 def _open_stream(tar_path: str) -> tuple[Any, tarfile.TarFile]:
