@@ -108,6 +108,9 @@ def resolve_shards(shards: Sequence[str]) -> list[str]:
         raise UserError(
             f"no shards found in {' '.join(shards)}; pass shard tars, a brace list or a directory of NNNNN.tar"
         )
+    odd = [u for u in urls if Path(u).exists() and not Path(u).is_file()]
+    if odd:
+        raise UserError(f"shard {odd[0]} is not a regular file (a folder, FIFO or device); pass shard tars")
     missing = [u for u in urls if not Path(u).is_file()]
     if missing:
         raise UserError(f"shard {missing[0]} does not exist ({len(missing)} of {len(urls)} missing); check the path")
