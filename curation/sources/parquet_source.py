@@ -129,6 +129,10 @@ def iter_parquet(unit_index: int, path: str, config: SourceConfig) -> Iterator[I
                 yield _safe_row_item(unit_index, row, shown, folder, columns, {k: v[i] for k, v in data.items()},
                                      config)
                 row += 1
+    except MemoryError:
+        yield InputItem(unit=unit_index, item=row, source_id=f"{shown}#rest", path=None, url=None, data=None,
+                        error="too_large", error_detail=f"rows after {row} do not fit in memory ({BATCH_ROWS} at a "
+                        "time); split the file into smaller ones")
     except Exception as err:
         yield InputItem(unit=unit_index, item=row, source_id=f"{shown}#rest", path=None, url=None, data=None,
                         error="corrupt", error_detail=f"parquet file damaged after {row} rows: {err}")
