@@ -262,5 +262,6 @@ def test_disk_full_while_writing_sizes_or_report_says_a_rerun_resumes(tmp_path: 
 
 def test_unit_failure_message_says_what_is_committed() -> None:
     failures = [UnitFailure(0, "dump[0:2]", "boom")]
-    assert failures_message(failures, 1).startswith("all 1 input unit(s) failed; nothing of this run is committed")
-    assert failures_message(failures, 3).startswith("1 of 3 input unit(s) failed; the other 2 are committed")
+    assert failures_message(failures, 1).startswith("1 input unit(s) failed (all of them); none is committed.")
+    assert failures_message(failures, 3).startswith("1 input unit(s) failed (of 3); the other 2 are committed.")
+    assert "unit 0 (dump[0:2]): boom" in failures_message(failures, 3)

@@ -115,9 +115,9 @@ def failures_message(failures: Sequence[UnitFailure], total_units: int) -> str:
     lines = "\n".join(f"  unit {f.unit} ({f.name}): {f.error}" for f in failures[:10])
     more = f"\n  ... and {len(failures) - 10} more" if len(failures) > 10 else ""
     if len(failures) >= total_units:
-        head = f"all {total_units} input unit(s) failed; nothing of this run is committed"
+        head = f"{len(failures)} input unit(s) failed (all of them); none is committed"
     else:
-        head = (f"{len(failures)} of {total_units} input unit(s) failed; the other {total_units - len(failures)} "
+        head = (f"{len(failures)} input unit(s) failed (of {total_units}); the other {total_units - len(failures)} "
                 "are committed")
     return f"{head}. Fix the cause and run the same command again to finish them:\n{lines}{more}"
 
