@@ -5,6 +5,7 @@ The damage is drawn from a fixed seed, so a failure reproduces."""
 from __future__ import annotations
 
 import io
+import os
 import random
 import tarfile
 from collections import Counter
@@ -98,6 +99,17 @@ def write_fuzz_dump(root: Path, rng: random.Random) -> dict[str, tuple[int, bool
         damaged = damage(original, rng) if rng.random() < 0.6 else original
         path.write_bytes(damaged)
         expected[str(path)] = (count, damaged != original)
+    hostile = [str(root / "images" / "pipe.jpg"), "/dev/zero", str(root / "images"), "missing.jpg", ""]
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(root / "images" / "pipe.jpg")  # also an input of the folder: a row of its own there
+    else:
+        hostile.pop(0)
+    images = sorted(str(p) for p in (root / "images").glob("0*"))
+    for index in range(2):
+        path = root / "parquet" / f"paths{index}.parquet"
+        cells = [rng.choice(hostile + images) for _ in range(rng.randrange(3, 9))]
+        pq.write_table(pa.table({"path": cells}), path)
+        expected[str(path)] = (len(cells), False)
     for index in range(PARQUETS):
         path = root / "parquet" / f"{index:03d}.parquet"
         count = write_parquet(path, rng)
@@ -130,6 +142,10 @@ def test_randomly_damaged_inputs_each_get_exactly_one_row(tmp_path: Path) -> Non
         if unit.kind == "directory":
             assert per_unit[unit.index] == len(unit.members)
             continue
+        if unit.path.endswith(("paths0.parquet", "paths1.parquet")):
+            assert {r["reason"] for r in rows if r["unit"] == unit.index} - {None} <= {
+                "not_a_file", "unreadable", "no_face", "faces_below_threshold", "not_an_image", "truncated",
+                "corrupt", "too_small"}
         count, damaged = expected[unit.path]
         if damaged:
             assert 1 <= per_unit[unit.index] <= count + 1, unit.path
