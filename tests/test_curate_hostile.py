@@ -260,6 +260,21 @@ def test_disk_full_while_writing_sizes_or_report_says_a_rerun_resumes(tmp_path: 
     assert result.inputs == 1 and result.units_run["decode"] == 0  # the rerun resumed: nothing decoded again
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+@pytest.mark.timeout(60)
+def test_a_real_full_device_under_sizes_json_gives_the_message(tmp_path: Path) -> None:
+    photo(320, 240, [(40, 30, 80)], seed=0).save(tmp_path / "face.png")
+    out = tmp_path / "out"
+    curate([str(tmp_path / "face.png")], out, pipeline_config(), detector_factory=green_factory)
+    (out / "report" / "report.json").unlink()  # so the rerun gets as far as writing sizes.json again
+    os.symlink("/dev/full", out / "shards" / "sizes.json.tmp")  # every write there fails with ENOSPC
+    with pytest.raises(UserError, match=r"sizes\.json(\.tmp)? \(No space left on device\).*it resumes"):
+        curate([str(tmp_path / "face.png")], out, pipeline_config(), detector_factory=green_factory)
+    (out / "shards" / "sizes.json.tmp").unlink()
+    result = curate([str(tmp_path / "face.png")], out, pipeline_config(), detector_factory=green_factory)
+    assert result.inputs == 1 and (out / "shards" / "sizes.json").is_file()
+
+
 def test_unit_failure_message_says_what_is_committed() -> None:
     failures = [UnitFailure(0, "dump[0:2]", "boom")]
     assert failures_message(failures, 1).startswith("1 input unit(s) failed (all of them); none is committed.")

@@ -82,12 +82,12 @@ class MultiCropStream(IterableDataset):
                 corrupt += 1
                 reader.warn_sample(raw, "skipping corrupt sample %s in %s: %s", err)
                 continue
-            if reader.guard is not None:
-                reader.guard.progress()
             counts = reader.counts
             skipped = corrupt + counts.incomplete_samples + counts.lost_samples
             yield views, raw["__key__"], skipped - reported
             reported = skipped
+            if reader.guard is not None:  # after the yield: time the consumer spent stepping is not a stall
+                reader.guard.progress()
 
 
 def make_loader(stream: MultiCropStream, config: DataConfig, pin_memory: bool) -> DataLoader:
