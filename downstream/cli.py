@@ -52,6 +52,8 @@ def eval_command(
 ) -> None:
     words = list(args or [])
     if table:
+        if out is not None:
+            check_output_dir(out)
         merge_tables([Path(word) for word in words], out)
         return
     plain, overrides = split_overrides(words)
