@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import signal
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +29,7 @@ from training.checkpoint import latest_checkpoint, list_checkpoints, save_checkp
 from training.config import TrainConfig
 from training.data.dataset import MultiCropStream, make_loader, samples_in, split_views, stop_workers
 from training.data.preflight import check_training_data
-from training.data.waiting import StopWhileWaiting, next_batch
+from training.data.waiting import next_batch
 from training.distributed import (
     DistEnv,
     all_reduce_max,
@@ -64,6 +62,7 @@ from training.state import (
     restore_rng,
     seed_everything,
 )
+from training.stop_request import StopRequest
 from training.task import ProSTask
 
 log = logging.getLogger(__name__)
@@ -252,35 +251,6 @@ def reshard_teacher(task: ProSTask) -> None:
     for module in (task.teacher, getattr(task, "teacher_prototypes", None)):
         if module is not None and hasattr(module, "reshard"):
             module.reshard()
-
-
-class StopRequest:
-    """SIGTERM or SIGINT (SLURM pre-emption, Ctrl-C) asks the loop to finish its step, checkpoint and return.
-    A second SIGINT interrupts at once."""
-
-    SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-    def __init__(self) -> None:
-        self.received: str | None = None
-        self.previous: dict[int, Any] = {}
-        self.waiting_for_data = False  # set by next_batch: a signal then ends the wait at once
-
-    def __enter__(self) -> StopRequest:
-        if threading.current_thread() is threading.main_thread():
-            self.previous = {sig: signal.signal(sig, self.handle) for sig in self.SIGNALS}
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
-
-    def handle(self, signum: int, frame: Any) -> None:
-        if self.received is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.received = signal.Signals(signum).name
-        log.warning("%s received: stopping after this step with a checkpoint", self.received)
-        if self.waiting_for_data:
-            raise StopWhileWaiting(self.received)
 
 
 def fit(run: Run, urls: list[str]) -> TrainResult:
