@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 RawSample = dict[str, Any]
 _END_OF_ARCHIVE = 1024  # two zero blocks of 512 bytes close a tar archive
+MAX_MEMBER_BYTES = 256 * 1024 * 1024  # shard members are crops and json, kilobytes each
 
 
 @dataclass
@@ -57,6 +58,9 @@ def iter_tar_samples(url: str) -> Iterator[RawSample]:
             if current is not None and current["__key__"] != key:
                 yield current
                 current = None
+            if member.size > MAX_MEMBER_BYTES:  # a hostile header must not make us allocate without bound
+                raise tarfile.ReadError(f"{url}: member {member.name} claims {member.size} bytes, above "
+                                        f"{MAX_MEMBER_BYTES} (not a shard written by pros curate)")
             handle = stream.extractfile(member)
             data = handle.read() if handle is not None else b""
             if len(data) != member.size:

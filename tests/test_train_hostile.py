@@ -221,3 +221,18 @@ def test_export_refuses_a_checkpoint_that_weights_only_loading_refuses(tmp_path:
         export_run(run, tmp_path / "out", checkpoint=pickled)
     with pytest.raises(UserError, match="is not a file"):
         export_run(run, tmp_path / "out", checkpoint=tmp_path / "missing.pt")
+
+
+@pytest.mark.timeout(30)
+def test_a_shard_member_claiming_gigabytes_is_refused_without_allocating(tmp_path: Path, caplog) -> None:
+    import tarfile
+
+    path = tmp_path / "00000.tar"
+    with tarfile.open(path, "w") as tar:
+        info = tarfile.TarInfo("00000_0000000.jpg")
+        info.size = 1 << 40  # a terabyte, claimed by the header only
+        tar.addfile(info)
+    reader = ShardReader([str(path)])
+    with caplog.at_level(logging.WARNING, logger="shards.reader"):
+        assert list(reader) == []
+    assert reader.counts.corrupt_shards == 1 and "claims 1099511627776 bytes" in caplog.text

@@ -19,6 +19,7 @@ from curation.sources.safe_read import READ_CHUNK, NotRegularFile, open_regular
 from curation.types import InputItem
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
+TAIL_CHUNKS = 4  # at most this many READ_CHUNKs past the end-of-archive block are checked (a .tar.gz may pad a lot)
 
 
 def sidecar_parquet(tar_path: str) -> str | None:
@@ -115,7 +116,10 @@ def _early_stop(stream: tarfile.TarFile) -> Exception | None:
     if stop is None or not isinstance(stop, tarfile.EOFHeaderError):
         return stop
     at = stream.offset
-    while chunk := stream.fileobj.read(READ_CHUNK):  # the rest is padding; read it once, never held whole
+    for _ in range(TAIL_CHUNKS):  # the rest is padding (10 KiB usually); a zeroed header shows in the first bytes
+        chunk = stream.fileobj.read(READ_CHUNK)
+        if not chunk:
+            break
         if chunk.strip(b"\0"):
             return tarfile.ReadError(f"data after the end-of-archive zero block at byte {at} (a zeroed header?); "
                                      "the members there are not read")
