@@ -236,3 +236,27 @@ def test_a_shard_member_claiming_gigabytes_is_refused_without_allocating(tmp_pat
     with caplog.at_level(logging.WARNING, logger="shards.reader"):
         assert list(reader) == []
     assert reader.counts.corrupt_shards == 1 and "claims 1099511627776 bytes" in caplog.text
+
+
+class _Asleep(torch.utils.data.IterableDataset):
+    """A data worker stuck forever, as in a read from storage that never answers."""
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        time.sleep(120)
+        yield torch.zeros(1)
+
+
+@pytest.mark.timeout(60)
+def test_a_worker_stuck_in_a_read_ends_the_wait_and_is_killed(tmp_path: Path) -> None:
+    from training.config import DataConfig
+    from training.data.dataset import make_loader, stop_workers
+    from training.data.waiting import next_batch
+    from training.stop_request import StopRequest
+
+    loader = make_loader(_Asleep(), DataConfig(batch_size=1, num_workers=1, stall_timeout_s=1), pin_memory=False)
+    iterator = iter(loader)
+    workers = list(iterator._workers)
+    with pytest.raises(DataStallError, match=r"timed out after 1(\.0)? seconds.*data.stall_timeout_s"):
+        next_batch(iterator, StopRequest())
+    stop_workers(iterator)  # it ignores SIGTERM: only a kill ends it
+    assert not any(w.is_alive() for w in workers)
