@@ -167,6 +167,49 @@ def test_sigterm_stops_a_run_waiting_for_data(tmp_path: Path) -> None:
     assert "STOPPED SIGTERM 0" in text
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc to find the worker processes")
+@pytest.mark.timeout(180)  # the subprocess imports torch: 20 s on a loaded 2-core machine
+def test_data_workers_of_a_sigkilled_trainer_exit(tmp_path: Path) -> None:
+    shard = jpg_less_shard(tmp_path / "shards")  # the workers spin on it, as on the empty shard
+    script = (
+        "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
+        "from train_helpers import tiny_config\n"
+        "from pros.logs import setup_logging\n"
+        "from training.loop import train\n"
+        "setup_logging(False)\n"
+        "train([sys.argv[3]], __import__('pathlib').Path(sys.argv[4]), "
+        "tiny_config('run.max_steps=3', 'data.stall_timeout_s=0', 'data.num_workers=2'))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", script, str(TESTS), str(ROOT), shard, str(tmp_path / "run")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    workers: list[int] = []
+    try:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            if "lacks" in line:  # the workers are reading
+                break
+        workers = _children(proc.pid)
+        assert len(workers) >= 2, workers
+        proc.kill()
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(_alive(w) for w in workers):
+            time.sleep(0.2)
+        assert not [w for w in workers if _alive(w)], "a data worker outlived its SIGKILLed trainer"
+    finally:
+        proc.kill()
+        for worker in workers:  # never leave an orphan behind, even when the test fails
+            if _alive(worker):
+                os.kill(worker, signal.SIGKILL)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux only")
 @pytest.mark.timeout(30)
 def test_a_worker_dies_with_its_parent() -> None:
