@@ -10,6 +10,7 @@ import numpy as np
 # Reasons an input is not kept; every input gets a manifest row with one of these or "kept".
 DECODE_REASONS = (
     "truncated", "corrupt", "not_an_image", "too_large", "too_small", "unsupported_format", "unreadable", "unsafe_path",
+    "not_a_file",
 )
 SELECTION_REASONS = ("no_face", "faces_below_threshold")
 

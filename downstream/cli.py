@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from pros.config import build_config, split_overrides
-from pros.errors import UserError, friendly_errors
+from pros.errors import UserError, check_output_dir, friendly_errors
 
 EVAL_HELP = """Evaluate a backbone on a face benchmark, or merge results into one table.
 
@@ -52,6 +52,8 @@ def eval_command(
 ) -> None:
     words = list(args or [])
     if table:
+        if out is not None:
+            check_output_dir(out)
         merge_tables([Path(word) for word in words], out)
         return
     plain, overrides = split_overrides(words)
@@ -60,6 +62,7 @@ def eval_command(
                         f"e.g. pros eval runs/export --benchmark celeba --data-root DIR --out DIR")
     if data_root is None or out is None:
         raise UserError("--data-root and --out are required: pass the dataset folder and where to write results")
+    check_output_dir(out)
     cli_values = {
         "benchmark": benchmark, "protocol": protocol, "weights": weights,
         "eval_splits": list(_split_list(split)) or None,

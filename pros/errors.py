@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from typing import Callable, ParamSpec, TypeVar
+import os
+from pathlib import Path
+from typing import Callable, Iterator, ParamSpec, TypeVar
 
 import typer
 
@@ -27,3 +30,33 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(code=2) from None
 
     return wrapper
+
+
+def check_output_dir(path: Path | str, option: str = "--out") -> None:
+    """Raise UserError (naming ``path`` and the fix) unless ``path`` is a folder or can be created as one; called
+    before any work starts, so a bad ``--out`` costs nothing."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{option} {path} is an existing file, not a folder; pass a folder path (a new one, or the "
+                        f"{option} of an earlier run to resume it)")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing != path and not existing.is_dir():
+        raise UserError(f"{option} {path} cannot be created: {existing} is a file, not a folder; pass another path")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"{option} {path}: {existing} is not writable by this user; pass a folder you can write to "
+                        "or fix its permissions")
+
+
+@contextlib.contextmanager
+def resumable_writes(what: str) -> Iterator[None]:
+    """Turn an OSError (disk full, permissions, a vanished folder) while writing ``what`` into a UserError that says
+    a rerun resumes: the work committed before it is kept."""
+    try:
+        yield
+    except OSError as err:
+        target = err.filename or what
+        reason = err.strerror or str(err) or type(err).__name__
+        raise UserError(f"could not write {target} ({reason}); the work committed so far is kept: free disk space or "
+                        "fix the cause, then run the same command again, it resumes") from err

@@ -13,14 +13,16 @@ import random
 import sys
 import tarfile
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from shards.stall import StallGuard
 from shards.urls import expand_urls
 
 log = logging.getLogger(__name__)
 
 RawSample = dict[str, Any]
 _END_OF_ARCHIVE = 1024  # two zero blocks of 512 bytes close a tar archive
+MAX_MEMBER_BYTES = 256 * 1024 * 1024  # shard members are crops and json, kilobytes each
 
 
 @dataclass
@@ -30,7 +32,8 @@ class ReadCounts:
     samples: int = 0
     corrupt_samples: int = 0
     incomplete_samples: int = 0
-    corrupt_shards: int = 0
+    corrupt_shards: int = 0  # damaged shard draws (a resampled reader may draw the same shard many times)
+    lost_samples: int = 0  # samples lost to damaged shards, counted once per shard and epoch
 
 
 def _split_name(name: str) -> tuple[str, str]:
@@ -55,6 +58,9 @@ def iter_tar_samples(url: str) -> Iterator[RawSample]:
             if current is not None and current["__key__"] != key:
                 yield current
                 current = None
+            if member.size > MAX_MEMBER_BYTES:  # a hostile header must not make us allocate without bound
+                raise tarfile.ReadError(f"{url}: member {member.name} claims {member.size} bytes, above "
+                                        f"{MAX_MEMBER_BYTES} (not a shard written by pros curate)")
             handle = stream.extractfile(member)
             data = handle.read() if handle is not None else b""
             if len(data) != member.size:
@@ -106,6 +112,12 @@ class ShardReader:
     shuffle_buffer: 0 streams in order; otherwise samples are shuffled through a buffer of that size.
     resampled: draw shards at random with replacement forever (each consumer independently).
     epoch: changes the shard order and shuffling deterministically; set it per epoch.
+    expected_counts: samples per shard url (from sizes.json) for counting what a damaged shard loses.
+    guard: told of every failure, so a stream that stopped producing ends with ``DataStalled``; the consumer
+        calls ``guard.progress()`` for each sample it could use.
+
+    A damaged shard is warned about (and its lost samples counted) once per shard and epoch; a resampled
+    consumer's epoch is ``len(urls) / consumers`` draws. Its other failures go to the debug log.
     """
 
     def __init__(
@@ -120,6 +132,8 @@ class ShardReader:
         epoch: int = 0,
         rank: int | None = None,
         world_size: int | None = None,
+        expected_counts: Mapping[str, int] | None = None,
+        guard: StallGuard | None = None,
     ) -> None:
         self.urls = expand_urls(urls if isinstance(urls, str) else list(urls))
         if not self.urls:
@@ -133,6 +147,10 @@ class ShardReader:
         self.rank = rank
         self.world_size = world_size
         self.counts = ReadCounts()
+        self.expected_counts = dict(expected_counts or {})
+        self.guard = guard
+        self._reported: set[tuple[str, int]] = set()
+        self._warned_samples: set[tuple[str, str]] = set()
 
     def consumer(self) -> tuple[int, int]:
         """(index, count) of this consumer among all nodes x workers."""
@@ -156,19 +174,47 @@ class ShardReader:
         yield from mine
 
     def raw_samples(self, rng: random.Random) -> Iterator[RawSample]:
-        for url in self.shard_stream(rng):
+        for draw, url in enumerate(self.shard_stream(rng)):
+            given = 0
             try:
-                yield from iter_tar_samples(url)
-            except (tarfile.ReadError, EOFError, OSError) as err:
+                for sample in iter_tar_samples(url):
+                    given += 1
+                    yield sample
+            except Exception as err:  # tarfile.ReadError, EOFError, OSError and anything else a damaged tar raises
                 self.counts.corrupt_shards += 1
-                log.warning("skipping the rest of corrupt shard %s: %s", url, err)
+                self._report_damaged(url, draw, given, err)
+                if self.guard is not None:
+                    self.guard.shard_failed(url, given > 0)
+
+    def _report_damaged(self, url: str, draw: int, given: int, err: BaseException) -> None:
+        """Warn and count the lost samples once per shard and epoch; repeats go to the debug log."""
+        _, consumers = self.consumer()
+        epoch = draw * consumers // len(self.urls) if self.resampled else 0
+        if (url, epoch) in self._reported:
+            log.debug("corrupt shard %s again (draw %d): %s", url, draw, err)
+            return
+        self._reported.add((url, epoch))
+        lost = max(1, self.expected_counts.get(url, given + 1) - given)
+        self.counts.lost_samples += lost
+        again = "; it is skipped without a warning until the next epoch" if self.resampled else ""
+        log.warning("skipping the rest of corrupt shard %s (%d sample(s) lost): %s%s", url, lost, err, again)
+
+    def warn_sample(self, raw: RawSample, message: str, why: object) -> None:
+        """Log a skipped sample, at WARNING the first time only (a resampled reader meets it again and again),
+        and let the guard see the failure."""
+        seen = (raw["__url__"], raw["__key__"])
+        level = logging.DEBUG if seen in self._warned_samples else logging.WARNING
+        self._warned_samples.add(seen)
+        log.log(level, message, raw["__key__"], raw["__url__"], why)
+        if self.guard is not None:
+            self.guard.check()
 
     def decoded_samples(self, rng: random.Random) -> Iterator[Any]:
         for raw in self.raw_samples(rng):
             missing = [ext for ext in self.required if ext not in raw]
             if missing:
                 self.counts.incomplete_samples += 1
-                log.warning("sample %s in %s lacks %s; skipped", raw["__key__"], raw["__url__"], missing)
+                self.warn_sample(raw, "sample %s in %s lacks %s; skipped", missing)
                 continue
             if self.decode is None:
                 self.counts.samples += 1
@@ -178,7 +224,7 @@ class ShardReader:
                 decoded = self.decode(raw)
             except Exception as err:  # any decode failure is a corrupt sample, never the end of the stream
                 self.counts.corrupt_samples += 1
-                log.warning("corrupt sample %s in %s: %s", raw["__key__"], raw["__url__"], err)
+                self.warn_sample(raw, "corrupt sample %s in %s: %s", err)
                 continue
             self.counts.samples += 1
             yield decoded

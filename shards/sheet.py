@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pros.errors import UserError
+from pros.errors import UserError, check_output_dir
 from shards.sample_meta import SampleMeta
 from shards.writer import committed_shards, read_marker
 
@@ -175,6 +175,9 @@ def contact_sheet(
         raise UserError(f"--n ({n}) and --cols ({cols}) must be at least 1 and --cell ({cell}) at least 16")
     if out.suffix.lower() != ".png":
         raise UserError(f"output {out} must end in .png; pass e.g. -o sheet.png")
+    if out.is_dir():
+        raise UserError(f"output {out} is a folder; pass a file name, e.g. -o {out / 'sheet.png'}")
+    check_output_dir(out.parent, "-o")
     shards = committed_shards(directory)
     counts = [int((read_marker(paths) or {}).get("count", 0)) for paths in shards]
     if not sum(counts):

@@ -100,6 +100,9 @@ def scan_tar(path: Path, required: Sequence[str], decode_images: bool, problems:
 
     Problems are appended, never raised. Returns the keys of the complete samples, or None when the file is not a tar.
     """
+    if path.exists() and not path.is_file():  # a FIFO would block the open, a device be read without end
+        problems.append(Problem(path.name, "is not a regular file (a FIFO, device or folder); shards are tar files"))
+        return None
     try:
         tar = tarfile.open(path, mode="r:")
     except (tarfile.TarError, OSError) as err:

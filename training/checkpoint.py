@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from pros.errors import resumable_writes
 from shards.writer import atomic_write_with
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,8 @@ def atomic_save(payload: dict[str, Any], path: Path) -> None:
 def save_checkpoint(run_dir: Path, step: int, payload: dict[str, Any], keep: int) -> Path:
     """Write the checkpoint of ``step`` and delete all but the newest ``keep``."""
     path = checkpoint_path(run_dir, step)
-    atomic_save({"format": FORMAT, "step": step, **payload}, path)
+    with resumable_writes(str(path)):  # disk full: the previous checkpoints stay, and a rerun resumes from them
+        atomic_save({"format": FORMAT, "step": step, **payload}, path)
     for _, old in list_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
     return path

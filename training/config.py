@@ -28,6 +28,7 @@ class DataConfig:
     prefetch_factor: int = 2  # batches each worker prepares ahead
     shuffle_buffer: int = 1000  # samples held for shuffling in each worker
     samples_per_epoch: int | None = None  # None: the sum of sizes.json over the shards given
+    stall_timeout_s: float = 300.0  # no usable sample for this long (or every shard failing) stops the run; 0: never
     global_size: int = 224  # side of the 2 global views
     local_size: int = 96  # side of the local views
     num_local: int = 8  # number of local views (0 disables them)
@@ -129,6 +130,8 @@ def check_config(config: TrainConfig) -> None:
     for key, (low, high) in {"data.global_scale": data.global_scale, "data.local_scale": data.local_scale}.items():
         if not 0 < low <= high <= 1:
             raise ConfigError(f"{key} must be two fractions 0 < low <= high <= 1, got [{low}, {high}]")
+    if data.stall_timeout_s < 0:
+        raise ConfigError(f"data.stall_timeout_s must be >= 0 (0 waits forever), got {data.stall_timeout_s}")
     if data.num_local < 0 or data.num_workers < 0:
         raise ConfigError("data.num_local and data.num_workers must be >= 0")
     if data.global_size != config.model.img_size:

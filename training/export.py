@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from pros.config import build_config
-from pros.errors import UserError
+from pros.errors import UserError, check_output_dir
 from training.checkpoint import join_state, latest_checkpoint, load_checkpoint
 from training.config import TrainConfig
 from training.model.config import timm_kwargs, timm_name
@@ -54,12 +54,28 @@ def load_teacher_backbone(run_dir: Path, checkpoint: Path | None = None) -> tupl
     from training.task import ProSTask
 
     config = load_run_config(run_dir)
-    state = load_checkpoint(checkpoint) if checkpoint is not None else latest_checkpoint(run_dir)
+    state = load_checkpoint_file(checkpoint) if checkpoint is not None else latest_checkpoint(run_dir)
     if state is None:
         raise UserError(f"{run_dir}/checkpoints holds no checkpoint; train first (pros train ... --out {run_dir})")
     task = ProSTask(config.model, config.loss)
     task.load_state_dict(join_state(state["model"]))
     return task.teacher_backbone().float().eval(), config, int(state["step"])
+
+
+def load_checkpoint_file(path: Path) -> dict[str, Any]:
+    """``--checkpoint FILE`` loaded the safe way (``weights_only=True``); a file that is missing, damaged or holds
+    pickled objects is refused with a message instead of a traceback."""
+    if not path.is_file():
+        raise UserError(f"--checkpoint {path} is not a file; pass a checkpoint of the run (RUN/checkpoints/step_*.pt)")
+    try:
+        return load_checkpoint(path)
+    except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError... on files it refuses
+        first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise UserError(
+            f"--checkpoint {path} does not load with torch.load(weights_only=True) ({type(err).__name__}: "
+            f"{first_line}); pass a checkpoint written by pros train (RUN/checkpoints/step_*.pt). Files holding "
+            "pickled objects are refused on purpose, since loading them could run code"
+        ) from None
 
 
 def release_config(config: TrainConfig, backbone: nn.Module) -> dict[str, Any]:
@@ -140,6 +156,7 @@ def export_run(run_dir: Path, out_dir: Path, fmt: str = "safetensors", checkpoin
     """Export the teacher backbone of ``run_dir`` into ``out_dir`` as ``fmt`` (safetensors or onnx)."""
     if fmt not in ("safetensors", "onnx"):
         raise UserError(f"--format {fmt!r} is not supported; use safetensors or onnx")
+    check_output_dir(out_dir)
     backbone, config, step = load_teacher_backbone(run_dir, checkpoint)
     out_dir.mkdir(parents=True, exist_ok=True)
     meta = release_config(config, backbone)

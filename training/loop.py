@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import signal
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,13 +22,15 @@ import torch
 import yaml
 
 from pros.config import config_hash, to_dict
-from pros.errors import UserError
+from pros.errors import UserError, check_output_dir
 from pros.hardware import resolve_precision, resolve_threads
 from pros.run_info import write_run_info
 from shards.urls import expand_urls
 from training.checkpoint import latest_checkpoint, list_checkpoints, save_checkpoint
 from training.config import TrainConfig
-from training.data.dataset import MultiCropStream, make_loader, samples_in, split_views
+from training.data.dataset import MultiCropStream, make_loader, samples_in, split_views, stop_workers
+from training.data.preflight import check_training_data
+from training.data.waiting import next_batch
 from training.distributed import (
     DistEnv,
     all_reduce_max,
@@ -63,6 +63,7 @@ from training.state import (
     restore_rng,
     seed_everything,
 )
+from training.stop_request import StopRequest
 from training.task import ProSTask
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,9 @@ def resolve_shards(shards: Sequence[str]) -> list[str]:
         raise UserError(
             f"no shards found in {' '.join(shards)}; pass shard tars, a brace list or a directory of NNNNN.tar"
         )
+    odd = [u for u in urls if Path(u).exists() and not Path(u).is_file()]
+    if odd:
+        raise UserError(f"shard {odd[0]} is not a regular file (a folder, FIFO or device); pass shard tars")
     missing = [u for u in urls if not Path(u).is_file()]
     if missing:
         raise UserError(f"shard {missing[0]} does not exist ({len(missing)} of {len(urls)} missing); check the path")
@@ -116,9 +120,11 @@ def resolve_shards(shards: Sequence[str]) -> list[str]:
 
 def train(shards: Sequence[str], out_dir: Path, config: TrainConfig, command: str = "pros train") -> TrainResult:
     """Train (or resume) a run in ``out_dir`` on ``shards``; see the module docstring."""
+    check_output_dir(out_dir)
+    urls = resolve_shards(shards)
+    check_training_data(urls, config.data)
     env = init_distributed(config.run.device)
     try:
-        urls = resolve_shards(shards)
         run = prepare(urls, out_dir, config, env, command)
         result = fit(run, urls)
         barrier(env)  # no rank tears the group down while another is still in a collective (gloo then aborts)
@@ -211,9 +217,7 @@ def batches(run: Run, urls: list[str]) -> Iterator[tuple[list[torch.Tensor], lis
             yield views, list(keys), int(skipped.sum())
     finally:
         # The workers ignore SIGTERM, so stop them here rather than trust garbage collection to do it before exit.
-        shutdown = getattr(iterator, "_shutdown_workers", None)
-        if shutdown is not None:
-            shutdown()
+        stop_workers(iterator)
 
 
 def autocast(run: Run) -> contextlib.AbstractContextManager:
@@ -256,32 +260,6 @@ def reshard_teacher(task: ProSTask) -> None:
             module.reshard()
 
 
-class StopRequest:
-    """SIGTERM or SIGINT (SLURM pre-emption, Ctrl-C) asks the loop to finish its step, checkpoint and return.
-    A second SIGINT interrupts at once."""
-
-    SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-    def __init__(self) -> None:
-        self.received: str | None = None
-        self.previous: dict[int, Any] = {}
-
-    def __enter__(self) -> StopRequest:
-        if threading.current_thread() is threading.main_thread():
-            self.previous = {sig: signal.signal(sig, self.handle) for sig in self.SIGNALS}
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
-
-    def handle(self, signum: int, frame: Any) -> None:
-        if self.received is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.received = signal.Signals(signum).name
-        log.warning("%s received: stopping after this step with a checkpoint", self.received)
-
-
 def fit(run: Run, urls: list[str]) -> TrainResult:
     config, env = run.config, run.env
     total = run.length.total_steps
@@ -309,9 +287,15 @@ def train_steps(run: Run, data: Iterator, stop: StopRequest, trace: Any, total: 
     window: list[float] = []
     bad_streak = 0
     latest: dict[str, torch.Tensor] = {}
+    first_step = run.step + 1  # logged as soon as it is done: the first one waits for the workers to start
     while run.step < total:
         waited = time.perf_counter()
-        views, keys, skipped = next(data)
+        batch = next_batch(data, stop)
+        if batch is None:  # a stop signal came while waiting for data
+            result = finish(run, write=True)
+            result.stopped_by = stop.received
+            return result
+        views, keys, skipped = batch
         wait = time.perf_counter() - waited
         values = run.schedules.at(run.step)
         out = train_step(run, views, values)
@@ -331,6 +315,9 @@ def train_steps(run: Run, data: Iterator, stop: StopRequest, trace: Any, total: 
             bad_streak = 0
             window.append(float(out["loss"].detach()))
             latest = out
+        if run.step == first_step and env.is_main and run.step % config.run.log_every:
+            log.info("step %d/%d done (%.1f s, of which %.1f s waiting for data); a log line every %d steps",
+                     run.step, total, time.perf_counter() - waited, wait, config.run.log_every)
         if run.step % config.run.log_every == 0 or run.step == total:
             log_window(run, values, latest, window, throughput)
             window = []

@@ -7,6 +7,7 @@ see that coming before hours of work.
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,8 @@ def _image_count(unit: Any) -> int | None:
     if unit.kind == "parquet":
         import pyarrow.parquet as pq
 
+        if not os.path.isfile(unit.path):  # a FIFO or a device is never opened (its one item says not_a_file)
+            return 0
         try:
             return pq.ParquetFile(unit.path).metadata.num_rows
         except (OSError, ValueError):  # unreadable: decoding will say so, row by row

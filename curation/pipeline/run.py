@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from curation.pipeline.planner import Plan
 from curation.pipeline.two_phase import RetrievalPlan, plan_run, run_phases
 from curation.pipeline.unit import UnitResult
 from curation.types import DECODE_REASONS
-from pros.errors import UserError
+from pros.errors import UserError, check_output_dir, resumable_writes
 from pros.run_info import write_run_info
 from shards import write_sizes
 
@@ -68,6 +69,7 @@ def curate(
     from curation.sources import list_units
 
     console = console or Console(stderr=True)
+    check_output_dir(out)
     layout = RunLayout(Path(out))
     units = list_units(list(inputs), config.sources, exclude=[str(out)])
     if not units:
@@ -82,30 +84,42 @@ def curate(
             and not layout.stale_units(len(units)):
         console.print(f"nothing to do: all {len(units)} input units of {layout.out} are already committed")
         return summarize(CurateResult(plan, nothing_to_do=True), layout)
-    layout.make_dirs()
+    with resumable_writes(str(layout.out)):
+        layout.make_dirs()
     with run_lock(layout.work):
         plan, retrieval = plan_run(layout, config, units)  # again, now that no other run can change the markers
         remove_stale_units(layout, len(units), console)
-        write_run_info(layout.out, config, command)
+        with resumable_writes(str(layout.out / "run_info.json")):
+            write_run_info(layout.out, config, command)
         console.print(describe(plan, retrieval))
         cache = estimate_cache(plan, config, layout.out)
         if not cache.fits:
             console.print(cache.warning(layout.work), style="bold yellow", markup=False)
         executor = build_executor(config, layout, detector_factory)
         results, failures = run_phases(executor, plan, retrieval, layout, config, detector_factory, console)
-        write_sizes(layout.shards)
+        with resumable_writes(str(layout.shards / "sizes.json")):
+            write_sizes(layout.shards)
         if failures:
-            lines = "\n".join(f"  unit {f.unit} ({f.name}): {f.error}" for f in failures[:10])
-            raise UserError(
-                f"{len(failures)} input unit(s) failed; the others are committed. Fix the cause and run the same "
-                f"command again to finish them:\n{lines}"
-            )
+            raise UserError(failures_message(failures, len(units)))
         from curation.report import write_report
 
-        write_report(layout, config)
+        with resumable_writes(str(layout.report)):
+            write_report(layout, config)
     result = summarize(CurateResult(plan, results=results), layout)
     result.units_run = {s: sum(s in r.ran for r in results) for s in plan.stages}
     return result
+
+
+def failures_message(failures: Sequence[UnitFailure], total_units: int) -> str:
+    """What failed, what is kept, and how to finish: rerunning the same command runs only the failed units."""
+    lines = "\n".join(f"  unit {f.unit} ({f.name}): {f.error}" for f in failures[:10])
+    more = f"\n  ... and {len(failures) - 10} more" if len(failures) > 10 else ""
+    if len(failures) >= total_units:
+        head = f"{len(failures)} input unit(s) failed (all of them); none is committed"
+    else:
+        head = (f"{len(failures)} input unit(s) failed (of {total_units}); the other {total_units - len(failures)} "
+                "are committed")
+    return f"{head}. Fix the cause and run the same command again to finish them:\n{lines}{more}"
 
 
 def build_executor(config: Any, layout: RunLayout, detector_factory: DetectorFactory) -> Executor:
@@ -162,6 +176,8 @@ def unit_size(unit: Any, sources: Any) -> int | None:
     try:
         if unit.kind == "directory":
             return len(unit.members)
+        if not os.path.isfile(unit.path):  # a FIFO or a device: never opened here (its item says not_a_file)
+            return None
         if unit.kind == "parquet":
             import pyarrow.parquet as pq
 

@@ -30,6 +30,7 @@ from curation.pipeline.retrieval_step import (
     step_signature,
 )
 from curation.pipeline.unit import UnitResult, pipeline_stages
+from pros.errors import resumable_writes
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,9 @@ def run_phases(executor: Any, plan: Plan, retrieval: RetrievalPlan | None, layou
         console.print(f"retrieval: indexing and deciding over the pool of {len(plan.units)} unit(s)")
         recheck_config = replace(runtime_detector_config(config, 1),
                                  score_threshold=config.retrieval.recheck.score_threshold)
-        stats = run_retrieval_step(layout, plan.units, config, LazyDetector(detector_factory, recheck_config),
-                                   retrieval.signature)
+        with resumable_writes(str(layout.work)):  # disk full in the global step: the units stay committed
+            stats = run_retrieval_step(layout, plan.units, config, LazyDetector(detector_factory, recheck_config),
+                                       retrieval.signature)
         console.print("retrieval: " + ", ".join(f"{k} {v}" for k, v in stats.items()))
     after = [replace(u, todo=("write",)) for u in plan.pending if "write" in u.todo]
     more, failures = run_pending(executor, after, config, console)

@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
 from typing import Iterable
 
+from curation.sources.safe_read import ReadResult, read_regular
 
-@dataclass(frozen=True)
-class ReadResult:
-    data: bytes | None
-    error: str | None = None
-    detail: str = ""
+__all__ = ["ReadResult", "files_fingerprint", "fingerprint", "read_file", "stat_signature"]
 
 
 def read_file(path: str, max_bytes: int) -> ReadResult:
-    """The bytes of ``path``; ``too_large`` (unread) above ``max_bytes``; ``unreadable`` on any OS error."""
-    try:
-        with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size > max_bytes:
-                return ReadResult(None, "too_large", f"file is {size} bytes, above max_bytes={max_bytes}")
-            return ReadResult(handle.read())
-    except OSError as err:
-        return ReadResult(None, "unreadable", err.strerror or type(err).__name__)
+    """The bytes of ``path``; see ``curation.sources.safe_read.read_regular`` (``not_a_file``, ``too_large``,
+    ``unreadable``); never raises."""
+    return read_regular(path, max_bytes)
 
 
 def stat_signature(path: str) -> tuple[int, int]:

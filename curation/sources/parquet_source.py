@@ -11,6 +11,7 @@ from pros.errors import UserError
 from curation.sources.config import FALLBACK_IMAGE_COLUMNS, SourceConfig
 from curation.sources.files import read_file
 from curation.sources.names import display
+from curation.sources.safe_read import regular_file_problem
 from curation.types import InputItem
 
 BATCH_ROWS = 256
@@ -85,11 +86,29 @@ def _row_item(unit: int, row: int, shown: str, folder: str, columns: ParquetColu
     return InputItem(**common, path=display(path), data=result.data, error=result.error, error_detail=result.detail)
 
 
+def _safe_row_item(unit: int, row: int, shown: str, folder: str, columns: ParquetColumns, values: dict[str, Any],
+                   config: SourceConfig) -> InputItem:
+    """``_row_item``, where any failure reading this row's image is this row's ``unreadable``, not the file's."""
+    try:
+        return _row_item(unit, row, shown, folder, columns, values, config)
+    except Exception as err:
+        return InputItem(unit=unit, item=row, source_id=f"{shown}#{row}", path=None, url=None, data=None,
+                         error="unreadable", error_detail=f"row {row}: {type(err).__name__}: {err}")
+
+
 def iter_parquet(unit_index: int, path: str, config: SourceConfig) -> Iterator[InputItem]:
     """One InputItem per row, in row order; a file that cannot be read yields one ``unreadable`` item."""
     import pyarrow.parquet as pq
 
     shown = display(path)
+    try:
+        problem = regular_file_problem(path)
+    except OSError:
+        problem = None  # pyarrow's own error below names it
+    if problem is not None:
+        yield InputItem(unit=unit_index, item=0, source_id=shown, path=shown, url=None, data=None,
+                        error="not_a_file", error_detail=problem)
+        return
     try:
         columns = resolve_columns(path, config)
         reader = pq.ParquetFile(path)
@@ -107,8 +126,13 @@ def iter_parquet(unit_index: int, path: str, config: SourceConfig) -> Iterator[I
         for batch in reader.iter_batches(batch_size=BATCH_ROWS, columns=read):
             data = {role: batch.column(name).to_pylist() for role, name in wanted.items() if name is not None}
             for i in range(batch.num_rows):
-                yield _row_item(unit_index, row, shown, folder, columns, {k: v[i] for k, v in data.items()}, config)
+                yield _safe_row_item(unit_index, row, shown, folder, columns, {k: v[i] for k, v in data.items()},
+                                     config)
                 row += 1
+    except MemoryError:
+        yield InputItem(unit=unit_index, item=row, source_id=f"{shown}#rest", path=None, url=None, data=None,
+                        error="too_large", error_detail=f"rows after {row} do not fit in memory ({BATCH_ROWS} at a "
+                        "time); split the file into smaller ones")
     except Exception as err:
         yield InputItem(unit=unit_index, item=row, source_id=f"{shown}#rest", path=None, url=None, data=None,
                         error="corrupt", error_detail=f"parquet file damaged after {row} rows: {err}")

@@ -10,15 +10,16 @@ from __future__ import annotations
 import json
 import os
 import tarfile
-import zlib
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from curation.sources.config import SourceConfig
 from curation.sources.names import display, is_unsafe_member
+from curation.sources.safe_read import READ_CHUNK, NotRegularFile, open_regular
 from curation.types import InputItem
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
+TAIL_CHUNKS = 4  # at most this many READ_CHUNKs past the end-of-archive block are checked (a .tar.gz may pad a lot)
 
 
 def sidecar_parquet(tar_path: str) -> str | None:
@@ -90,14 +91,57 @@ def _load_sidecar(path: str) -> dict[str, tuple[str | None, str | None]]:
 
 def _unreadable_rest(tar_shown: str, members_seen: int, err: BaseException) -> tuple[str, str]:
     message = str(err) or type(err).__name__
-    truncated = isinstance(err, EOFError) or "end of data" in message or "truncated" in message
+    truncated = isinstance(err, (EOFError, tarfile.EmptyHeaderError, tarfile.TruncatedHeaderError)) \
+        or "end of data" in message or "truncated" in message
     return ("truncated" if truncated else "corrupt"), f"archive damaged after {members_seen} members: {message}"
 
 
-def iter_tar(unit_index: int, tar_path: str, config: SourceConfig) -> Iterator[InputItem]:
-    """One InputItem per image member (and per unsafe member), in archive order.
+class _WatchedTarInfo(tarfile.TarInfo):
+    """Records on the archive why header reading stopped: tarfile ends iteration silently at a header that is
+    cut short, missing or has a bad checksum after the first member, as it does at the end-of-archive blocks."""
 
-    A damaged archive yields what was read before the damage, then one item ``tar#rest`` with the reason.
+    @classmethod
+    def fromtarfile(cls, archive: tarfile.TarFile) -> tarfile.TarInfo:
+        try:
+            return super().fromtarfile(archive)
+        except tarfile.HeaderError as err:
+            archive.pros_stop = err  # type: ignore[attr-defined]
+            raise
+
+
+def _early_stop(stream: tarfile.TarFile) -> Exception | None:
+    """Why iteration ended before the real end of the archive (a header error, or data after the zero block that
+    tarfile takes for the end, e.g. a zeroed header), or None for a clean end."""
+    stop = getattr(stream, "pros_stop", None)
+    if stop is None or not isinstance(stop, tarfile.EOFHeaderError):
+        return stop
+    at = stream.offset
+    for _ in range(TAIL_CHUNKS):  # the rest is padding (10 KiB usually); a zeroed header shows in the first bytes
+        chunk = stream.fileobj.read(READ_CHUNK)
+        if not chunk:
+            break
+        if chunk.strip(b"\0"):
+            return tarfile.ReadError(f"data after the end-of-archive zero block at byte {at} (a zeroed header?); "
+                                     "the members there are not read")
+    return None
+
+
+def _open_stream(tar_path: str) -> tuple[Any, tarfile.TarFile]:
+    """(file handle, streaming TarFile) of a regular file; raises NotRegularFile, OSError or TarError."""
+    handle = open_regular(tar_path)
+    try:
+        return handle, tarfile.open(fileobj=handle, mode="r|*", tarinfo=_WatchedTarInfo)
+    except BaseException:
+        handle.close()
+        raise
+
+
+def iter_tar(unit_index: int, tar_path: str, config: SourceConfig) -> Iterator[InputItem]:
+    """One InputItem per image member (and per unsafe or special member), in archive order.
+
+    A damaged archive yields what was read before the damage, then one item ``tar#rest`` with the reason, also
+    when the damage is a header (cut short, bad checksum) or a cut at a member boundary; a tar that is not a
+    regular file yields one ``not_a_file`` item.
     """
     tar_shown = display(tar_path)
     sidecar = _SidecarUrls(tar_path)
@@ -117,18 +161,27 @@ def iter_tar(unit_index: int, tar_path: str, config: SourceConfig) -> Iterator[I
             )
             position += 1
 
+    def rest(reason: str, detail: str) -> InputItem:
+        return InputItem(unit=unit_index, item=position, source_id=f"{tar_shown}#rest", path=None, url=None,
+                         data=None, error=reason, error_detail=detail)
+
     members_seen = 0
     try:
-        stream = tarfile.open(tar_path, mode="r|*")
-    except (OSError, tarfile.TarError) as err:
+        handle, stream = _open_stream(tar_path)
+    except NotRegularFile as err:
+        yield InputItem(unit=unit_index, item=0, source_id=tar_shown, path=tar_shown, url=None, data=None,
+                        error="not_a_file", error_detail=str(err))
+        return
+    except Exception as err:  # tarfile, gzip, bz2 and lzma raise their own types on damaged data
         yield InputItem(unit=unit_index, item=0, source_id=tar_shown, path=tar_shown, url=None, data=None,
                         error="unreadable", error_detail=f"not a readable tar archive: {err}")
         return
+    cut_in_member = False
     try:
-        with stream:
+        with handle, stream:
             for member in stream:
                 members_seen += 1
-                if not (member.isfile() or member.issym() or member.islnk()):
+                if member.isdir():
                     continue
                 key, ext = split_member(member.name)
                 if current is not None and current.key != key:
@@ -144,17 +197,27 @@ def iter_tar(unit_index: int, tar_path: str, config: SourceConfig) -> Iterator[I
                 else:
                     current.images.append(entry[1])
                     if entry[1][2] == "truncated":
+                        cut_in_member = True
                         break
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
+            stop = None if cut_in_member else _early_stop(stream)
+    except Exception as err:  # any failure past this point costs the rest of this archive, never the unit
         if current is not None:
             yield from flush(current)
-            current = None
-        reason, detail = _unreadable_rest(tar_shown, members_seen, err)
-        yield InputItem(unit=unit_index, item=position, source_id=f"{tar_shown}#rest", path=None, url=None,
-                        data=None, error=reason, error_detail=detail)
+        yield rest(*_unreadable_rest(tar_shown, members_seen, err))
         return
     if current is not None:
         yield from flush(current)
+    if stop is not None:
+        yield rest(*_unreadable_rest(tar_shown, members_seen, stop))
+
+
+def _special_member(member: tarfile.TarInfo) -> str | None:
+    """Why a member that is neither a regular file, a link nor a folder is not read, or None."""
+    kinds = ((member.isfifo, "a FIFO"), (member.ischr, "a character device"), (member.isblk, "a block device"))
+    kind = next((word for test, word in kinds if test()), None)
+    if kind is None and not (member.isfile() or member.issym() or member.islnk()):
+        kind = f"of tar type {member.type!r}"
+    return None if kind is None else f"member is {kind}, not a regular file; only regular members are read"
 
 
 def _member_entry(stream: tarfile.TarFile, member: tarfile.TarInfo, config: SourceConfig) -> tuple[str, Any] | None:
@@ -162,13 +225,16 @@ def _member_entry(stream: tarfile.TarFile, member: tarfile.TarInfo, config: Sour
     name = member.name
     if is_unsafe_member(name):
         return "image", (name, None, "unsafe_path", "absolute or '..' member path; never extracted")
+    special = _special_member(member)
+    if special is not None:
+        return "image", (name, None, "not_a_file", special)
     is_image = config.is_image_name(name)
     ext = split_member(name)[1]
     if not member.isfile():
         return ("image", (name, None, "unsafe_path", "link member; links are not followed")) if is_image else None
     if is_image:
         if member.size > config.max_bytes:
-            return "image", (name, None, "too_large", f"member is {member.size} bytes, above max_bytes")
+            return "image", (name, None, "too_large", f"member is {member.size} bytes, above sources.max_bytes")
         data = stream.extractfile(member).read()  # type: ignore[union-attr]
         if len(data) != member.size:
             return "image", (name, None, "truncated", f"member holds {len(data)} of {member.size} bytes")

@@ -19,6 +19,7 @@ from curation.sources.directory import chunk_fingerprint, folder_identity, iter_
 from curation.sources.files import files_fingerprint
 from curation.sources.names import display
 from curation.sources.parquet_source import iter_parquet, resolve_columns
+from curation.sources.safe_read import regular_file_problem
 from curation.sources.tar_source import TAR_SUFFIXES, iter_tar, sidecar_parquet
 from curation.types import InputItem
 
@@ -103,7 +104,8 @@ def _plan_input(
         return [_Pending("tar", display(path), path)]
     if lower.endswith(".parquet"):
         try:
-            resolve_columns(path, config)
+            if regular_file_problem(path) is None:  # a FIFO must not block the listing; its item says not_a_file
+                resolve_columns(path, config)
         except UserError:
             raise
         except Exception as err:  # damaged file: listed, and its one item says why

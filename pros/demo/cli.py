@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from pros.errors import friendly_errors
+from pros.errors import check_output_dir, friendly_errors
 
 
 @friendly_errors
@@ -22,4 +22,5 @@ def demo(
     from pros.logs import setup_logging
 
     setup_logging()
+    check_output_dir(out, "DIR")
     run_demo(out, DemoConfig(copies_per_photo=copies, train_steps=train_steps, eval_epochs=eval_epochs), typer.echo)

@@ -23,7 +23,9 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from shards.reader import RawSample, ShardReader, node_rank_and_size, worker_id_and_count
 from shards.sample_meta import SampleMeta
+from shards.stall import StallGuard
 from training.config import DataConfig
+from training.data.parent_watch import exit_with_parent
 from training.data.transforms import MultiCrop, Point
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,8 @@ class MultiCropStream(IterableDataset):
         required = ("jpg", "json") if self.config.face_aware else ("jpg",)
         return ShardReader(
             self.urls, required=required, shuffle_buffer=self.config.shuffle_buffer, resampled=True,
-            seed=self.seed, epoch=self.start_step,
+            seed=self.seed, epoch=self.start_step, expected_counts=shard_sizes(self.urls),
+            guard=StallGuard(self.urls, self.config.stall_timeout_s),
         )
 
     def __iter__(self) -> Iterator[Item]:
@@ -77,12 +80,14 @@ class MultiCropStream(IterableDataset):
                 views = self.multicrop(rng, image, keep)
             except Exception as err:  # a bad sample costs one sample, never the run
                 corrupt += 1
-                log.warning("skipping corrupt sample %s in %s: %s", raw.get("__key__"), raw.get("__url__"), err)
+                reader.warn_sample(raw, "skipping corrupt sample %s in %s: %s", err)
                 continue
             counts = reader.counts
-            skipped = corrupt + counts.incomplete_samples + counts.corrupt_shards
+            skipped = corrupt + counts.incomplete_samples + counts.lost_samples
             yield views, raw["__key__"], skipped - reported
             reported = skipped
+            if reader.guard is not None:  # after the yield: time the consumer spent stepping is not a stall
+                reader.guard.progress()
 
 
 def make_loader(stream: MultiCropStream, config: DataConfig, pin_memory: bool) -> DataLoader:
@@ -96,14 +101,29 @@ def make_loader(stream: MultiCropStream, config: DataConfig, pin_memory: bool) -
         drop_last=True,
         persistent_workers=False,
         worker_init_fn=_leave_signals_to_the_trainer if workers > 0 else None,
+        timeout=float(config.stall_timeout_s or 0) if workers > 0 else 0,  # a worker stuck in a read ends the wait
     )
 
 
 def _leave_signals_to_the_trainer(worker_id: int) -> None:
-    """Workers ignore Ctrl-C and SIGTERM: the training process checkpoints and stops them (and they exit by
-    themselves if it dies)."""
+    """Workers ignore Ctrl-C and SIGTERM: the training process checkpoints and stops them; they exit when it dies,
+    even while busy reading (torch's own check runs only between batches)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    exit_with_parent()
+
+
+def stop_workers(iterator: Any) -> None:
+    """Stop a DataLoader iterator's workers; kill the ones still busy (stuck on data that never comes), since they
+    ignore SIGTERM and would otherwise keep the interpreter from exiting."""
+    workers = list(getattr(iterator, "_workers", None) or [])
+    shutdown = getattr(iterator, "_shutdown_workers", None)
+    if shutdown is not None:
+        shutdown()
+    for worker in workers:
+        if worker.is_alive():
+            worker.kill()
+            worker.join(timeout=5)
 
 
 def split_views(views: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -116,24 +136,36 @@ def samples_in(urls: Sequence[str]) -> int:
 
     Raises ValueError naming the shard when neither is there.
     """
+    known = shard_sizes(urls)
+    for url in urls:
+        if url not in known:
+            path = Path(url)
+            raise ValueError(f"no sample count for {url}: neither {path.parent / 'sizes.json'} nor its .done marker")
+    return sum(known[url] for url in urls)
+
+
+def shard_sizes(urls: Sequence[str]) -> dict[str, int]:
+    """Samples per shard url where sizes.json or the shard's commit marker says; shards with neither are left out."""
     sizes: dict[Path, dict[str, Any]] = {}
-    total = 0
+    known = {}
     for url in urls:
         path = Path(url)
         if path.parent not in sizes:
-            sizes[path.parent] = _read_json(path.parent / "sizes.json") or {}
+            sizes[path.parent] = _read_json(path.parent / "sizes.json")
         count = sizes[path.parent].get(path.name)
         if count is None:
-            marker = _read_json(path.with_suffix(".done")) or {}
-            count = marker.get("count")
-        if count is None:
-            raise ValueError(f"no sample count for {url}: neither {path.parent / 'sizes.json'} nor its .done marker")
-        total += int(count)
-    return total
+            count = _read_json(path.with_suffix(".done")).get("count")
+        try:
+            known[url] = int(count)
+        except (TypeError, ValueError):
+            continue
+    return known
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def _read_json(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``; {} when it is missing, damaged or not an object."""
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except (OSError, ValueError):
-        return None
+        return {}
+    return data if isinstance(data, dict) else {}
