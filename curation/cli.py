@@ -17,7 +17,7 @@ Retrieval (embedding every image, 1.3-1.6x the time of the first pass alone) is 
 
 INPUT: folders (recursive), tar / WebDataset shards (img2dataset output too), parquet files, image files, brace lists (dir/{00000..00009}.tar) and '::' joins.
 
-KEY=VALUE words override config keys, e.g. detect.input_size=320 crops.size=256 sources.files_per_unit=500.
+KEY=VALUE words override config keys, e.g. detect.input_size=320 crops.size=256 sources.files_per_unit=500 (default auto: from the folder's size).
 
 Writes OUT/shards, OUT/manifest (a row for every input), OUT/report and the resolved config. An interrupted or changed run resumes: run the same command again.
 """
@@ -27,7 +27,9 @@ def curate_command(
     inputs: list[str] = typer.Argument(..., metavar="INPUT... [KEY=VALUE...]", help="Inputs, then config overrides."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory (created; reused to resume)."),
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML preset with config differences."),
-    workers: int | None = typer.Option(None, "--workers", "-w", help="Worker processes (default: config workers=1)."),
+    workers: str | None = typer.Option(
+        None, "--workers", "-w", metavar="N|auto",
+        help="Worker processes; auto (default) = one per usable core, at most the units to run."),
     executor: str | None = typer.Option(
         None, "--executor", "-e", help="local (worker processes, default) or ray (Ray actors; see --ray-address)."),
     ray_address: str | None = typer.Option(

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from curation.pipeline.layout import RunLayout
 from curation.pipeline.planner import UnitPlan
 from curation.pipeline.read_ahead import ReadAhead
+from curation.pipeline.resources import session_threads
 from curation.pipeline.unit import (
     UnitResult,
     decoded_stream,
@@ -32,7 +33,6 @@ from curation.pipeline.unit import (
 )
 from curation.types import FaceDetector
 from pros.errors import UserError
-from pros.hardware import usable_cores
 
 DetectorFactory = Callable[[Any], FaceDetector]  # DetectorConfig -> FaceDetector
 
@@ -69,15 +69,17 @@ class LazyDetector:
         return self.detector
 
 
-def threads_per_worker(workers: int) -> int:
-    return max(1, usable_cores() // workers)
+def threads_per_worker(workers: int | str, reader_thread: bool = True) -> int:
+    """onnxruntime threads of each of ``workers`` workers (see ``resources``); ``auto`` not yet resolved counts as 1."""
+    return int(session_threads(0, workers if isinstance(workers, int) else 1, reader_thread).value)
 
 
-def runtime_detector_config(config: Any, workers: int) -> Any:
-    """The detector settings a worker runs with: onnxruntime threads = cores / workers unless set."""
+def runtime_detector_config(config: Any, workers: int, reader_thread: bool = True) -> Any:
+    """The detector settings a worker runs with: onnxruntime threads = cores / workers less the reader thread,
+    unless ``detect.threads`` is set."""
     if config.detect.threads:
         return config.detect
-    return replace(config.detect, threads=threads_per_worker(workers))
+    return replace(config.detect, threads=threads_per_worker(workers, reader_thread))
 
 
 @dataclass

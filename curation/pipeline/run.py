@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,7 @@ def curate(
         cache = estimate_cache(plan, config, layout.out)
         if not cache.fits:
             console.print(cache.warning(layout.work), style="bold yellow", markup=False)
+        config = resolve_local_resources(config, len(plan.pending), console)
         executor = build_executor(config, layout, detector_factory)
         results, failures = run_phases(executor, plan, retrieval, layout, config, detector_factory, console)
         write_sizes(layout.shards)
@@ -115,6 +116,17 @@ def build_executor(config: Any, layout: RunLayout, detector_factory: DetectorFac
 
         return RayExecutor(config, layout, detector_factory)
     return LocalExecutor(config, layout, config.workers, detector_factory)
+
+
+def resolve_local_resources(config: Any, pending_units: int, console: Console) -> Any:
+    """``config`` with ``workers`` resolved to a count for the local executor, the choice printed once."""
+    if config.executor != "local":
+        return config
+    from curation.pipeline.resources import choose_resources
+
+    resources = choose_resources(config, max(1, pending_units))
+    console.print(resources.describe(), markup=False)
+    return replace(config, workers=int(resources.workers.value))
 
 
 def describe(plan: Plan, retrieval: RetrievalPlan | None) -> str:

@@ -63,7 +63,7 @@ def run_phases(executor: Any, plan: Plan, retrieval: RetrievalPlan | None, layou
         return results, failures
     if not retrieval.done:
         console.print(f"retrieval: indexing and deciding over the pool of {len(plan.units)} unit(s)")
-        recheck_config = replace(runtime_detector_config(config, 1),
+        recheck_config = replace(runtime_detector_config(config, 1, reader_thread=False),
                                  score_threshold=config.retrieval.recheck.score_threshold)
         stats = run_retrieval_step(layout, plan.units, config, LazyDetector(detector_factory, recheck_config),
                                    retrieval.signature)

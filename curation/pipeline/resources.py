@@ -1,0 +1,61 @@
+"""How many local worker processes and onnxruntime threads a curation run uses, chosen once at start and logged.
+
+Workers (``workers=auto``, the default): one per usable core, never more than the units there are to run (a unit is
+the smallest piece a worker takes). Threads: each worker's onnxruntime sessions (detector, embedder) get the usable
+cores divided by the workers, less the reader thread that decodes beside them, at least 1; an explicit
+``detect.threads`` / ``retrieval.embed.threads`` wins. Neither choice changes what is written: thread counts are left
+out of the stage signatures, and unit boundaries come from the inputs alone (``SourceConfig.unit_size``), never from
+the cores, so another machine writes the same shards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pros.hardware import Choice, usable_cores
+
+AUTO = "auto"
+
+
+def choose_workers(requested: int | str, units: int, cores: int | None = None) -> Choice:
+    """``requested`` when a count, else (``auto``) the usable cores, at most ``units`` and at least 1."""
+    if requested != AUTO:
+        return Choice(int(requested), "set")
+    cores = cores or usable_cores()
+    workers = max(1, min(cores, units))
+    limit = f"{units} unit(s) to run" if units < cores else f"{cores} usable cores"
+    return Choice(workers, f"auto: {limit}")
+
+
+def session_threads(requested: int, workers: int, reader_thread: bool = True, cores: int | None = None) -> Choice:
+    """onnxruntime intra-op threads per worker: ``requested`` when > 0, else cores / workers less the reader thread."""
+    if requested > 0:
+        return Choice(requested, "set")
+    cores = cores or usable_cores()
+    share = cores // max(1, workers)
+    threads = max(1, share - (1 if reader_thread else 0))
+    reason = f"{cores} cores / {workers} worker(s)" + (" - 1 reader thread" if reader_thread else "")
+    return Choice(threads, reason)
+
+
+@dataclass(frozen=True)
+class Resources:
+    workers: Choice
+    detector_threads: Choice
+    embedder_threads: Choice | None  # None with retrieval off (no embedder runs)
+
+    def describe(self) -> str:
+        line = f"workers {self.workers}; onnxruntime threads per worker: detector {self.detector_threads}"
+        if self.embedder_threads is not None:
+            line += f", embedder {self.embedder_threads}"
+        return line
+
+
+def choose_resources(config: Any, units: int, cores: int | None = None) -> Resources:
+    """Workers and per-worker threads for a local run with ``units`` units to run (at least one)."""
+    workers = choose_workers(config.workers, units, cores)
+    count = int(workers.value)
+    detector = session_threads(config.detect.threads, count, cores=cores)
+    embedder = session_threads(config.retrieval.embed.threads, count, cores=cores) if config.retrieval.enabled else None
+    return Resources(workers, detector, embedder)
