@@ -37,6 +37,9 @@ def curate_command(
         "local Ray on this machine). Implies --executor ray."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what is done and what is left per stage, then exit."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 after the run if any input could not be decoded."),
+    prune_cache: bool = typer.Option(
+        False, "--prune-cache", help="After a complete run, delete the decode cache OUT/work/decode (about 0.85 MB "
+        "per image); shards, manifests and report stay, and a later run decodes again."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
 ) -> None:
     from rich.console import Console
@@ -55,13 +58,15 @@ def curate_command(
     console = Console(stderr=True)
     command = " ".join(shlex.quote(a) for a in ["pros", *sys.argv[1:]])
     try:
-        result = curate(paths, out, resolved, dry_run=dry_run, command=command, console=console)
+        result = curate(paths, out, resolved, dry_run=dry_run, command=command, console=console,
+                        prune_cache=prune_cache)
     except KeyboardInterrupt:
         console.print(f"[yellow]interrupted: committed units are kept; run the same command again to finish {out}")
         raise typer.Exit(code=130) from None
     if dry_run:
         return
     print_summary(console, result, out)
+    print_cache(console, result, out, command)
     if strict and result.decode_rejections:
         console.print(f"[red]--strict: {result.decode_rejections} input(s) could not be decoded; see {out}/manifest")
         raise typer.Exit(code=1)
@@ -100,6 +105,20 @@ def print_summary(console: object, result: object, out: Path) -> None:
         f"{result.samples} face samples in {out / 'shards'}; manifest: {out / 'manifest'}; "
         f"report: {out / 'report' / 'index.html'}"
     )
+
+
+def print_cache(console: object, result: object, out: Path, command: str) -> None:
+    """The decode cache's size and how to free it, or what --prune-cache freed."""
+    from curation.pipeline.disk import size_text
+
+    cache = out / "work" / "decode"
+    if result.pruned_bytes:
+        console.print(f"decode cache {cache} deleted ({size_text(result.pruned_bytes)} freed); a later run of this "
+                      "command decodes again and writes the same shards", markup=False, highlight=False)
+    elif result.cache_bytes:
+        prune = command if "--prune-cache" in command else f"{command} --prune-cache"
+        console.print(f"decode cache {cache}: {size_text(result.cache_bytes)}, kept so that changed settings re-run "
+                      f"without decoding again; to free it: {prune}", markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -121,6 +121,8 @@ def test_retrieval_recovers_a_face_the_first_pass_rejected(finished):
     assert hanks["status"] == "kept" and hanks["decision"] == "retrieved" and hanks["n_kept_faces"] == 1
     seeds = {row["key"] for row in rows.values() if row["decision"] == "seed" or row["reason"] == "duplicate"}
     assert hanks["seed_key"] in seeds and hanks["similarity"] >= 0.4
+    by_key = {row["key"]: row for row in rows.values()}
+    assert by_key[hanks["seed_key"]]["status"] == "kept"  # a seed removed as a duplicate gives way to its kept copy
     assert rows["coffee.png"]["status"] == "rejected" and rows["coffee.png"]["reason"] == "no_face"
     with tarfile.open(out / "shards" / "00000.tar") as tar:
         metas = {m.name: SampleMeta.from_json(tar.extractfile(m).read()) for m in tar if m.name.endswith(".json")}
@@ -362,3 +364,21 @@ def test_text_prompts_seed_retrieval_end_to_end_with_a_tiny_open_clip(pool, tmp_
     assert rows["coffee.png"]["decision"] == "recheck_no_face" and rows["coffee.png"]["reason"] == "no_face"
     assert {row["seed_key"] for row in rows.values()} == {"text:a photo of a face"}
     assert np.load(out / "embeddings" / "img_emb" / "img_emb_00000.npy").shape == (2, 32)
+
+
+def test_a_retrieved_image_whose_seed_was_removed_as_a_duplicate_names_the_kept_copy():
+    from curation.pipeline.decisions import Decision
+    from curation.pipeline.retrieval_step import point_to_kept_seeds
+
+    keys = ["kept", "dup", "found", "other"]
+    vectors = np.array([[1, 0, 0], [0.8, 0.6, 0], [0.6, 0.8, 0], [0, 0, 1]], np.float32)
+    decisions = {
+        "kept": Decision(0, "kept", True, "seed"),
+        "dup": Decision(1, "dup", False, "duplicate", duplicate_of="kept", similarity=0.8),
+        "found": Decision(2, "found", True, "retrieved", seed_key="dup", similarity=0.96),
+        "other": Decision(3, "other", True, "retrieved", seed_key="kept", similarity=0.5),
+    }
+    point_to_kept_seeds(decisions, keys, vectors)
+    assert decisions["found"].seed_key == "kept" and decisions["found"].similarity == pytest.approx(0.6)
+    assert decisions["other"].seed_key == "kept" and decisions["other"].similarity == 0.5
+    assert decisions["dup"].seed_key is None

@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.console import Console
 
-from curation.pipeline.disk import estimate_cache
+from curation.pipeline.disk import decode_cache_bytes, estimate_cache, prune_decode_cache
 from curation.pipeline.executor import (
     DetectorFactory,
     Executor,
@@ -48,6 +48,8 @@ class CurateResult:
     rejected: int = 0
     samples: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    cache_bytes: int = 0  # what the decode cache (OUT/work/decode) holds after the run
+    pruned_bytes: int = 0  # what --prune-cache freed
 
     @property
     def decode_rejections(self) -> int:
@@ -63,8 +65,10 @@ def curate(
     command: str = "pros curate",
     console: Console | None = None,
     detector_factory: DetectorFactory = default_detector_factory,
+    prune_cache: bool = False,
 ) -> CurateResult:
-    """Curate ``inputs`` into ``out``; safe to call again after a crash or with changed settings (see planner)."""
+    """Curate ``inputs`` into ``out``; safe to call again after a crash or with changed settings (see planner).
+    ``prune_cache``: once the run is complete, delete its decode cache (a later run then decodes again)."""
     from curation.sources import list_units
 
     console = console or Console(stderr=True)
@@ -81,7 +85,11 @@ def curate(
     if not plan.pending and (retrieval is None or retrieval.done) and report_file.exists() \
             and not layout.stale_units(len(units)):
         console.print(f"nothing to do: all {len(units)} input units of {layout.out} are already committed")
-        return summarize(CurateResult(plan, nothing_to_do=True), layout)
+        result = summarize(CurateResult(plan, nothing_to_do=True), layout)
+        if not prune_cache:
+            return finish_cache(result, layout, prune=False)
+        with run_lock(layout.work):  # not while another run on this output reads the cache
+            return finish_cache(result, layout, prune=True)
     layout.make_dirs()
     with run_lock(layout.work):
         plan, retrieval = plan_run(layout, config, units)  # again, now that no other run can change the markers
@@ -104,8 +112,17 @@ def curate(
         from curation.report import write_report
 
         write_report(layout, config)
-    result = summarize(CurateResult(plan, results=results), layout)
+        result = summarize(CurateResult(plan, results=results), layout)
+        finish_cache(result, layout, prune_cache)
     result.units_run = {s: sum(s in r.ran for r in results) for s in plan.stages}
+    return result
+
+
+def finish_cache(result: CurateResult, layout: RunLayout, prune: bool) -> CurateResult:
+    """Record the decode cache's size, deleting it first when asked."""
+    if prune:
+        result.pruned_bytes = prune_decode_cache(layout.work)
+    result.cache_bytes = decode_cache_bytes(layout.work)
     return result
 
 

@@ -75,10 +75,11 @@ def run_phases(executor: Any, plan: Plan, retrieval: RetrievalPlan | None, layou
 
 def run_pending(executor: Any, pending: list[UnitPlan], config: Any,
                 console: Console) -> tuple[list[UnitResult], list[UnitFailure]]:
-    from curation.pipeline.progress import ImageProgress
+    from curation.pipeline.progress import open_progress, phase_label
     from curation.pipeline.run import estimate_items
 
     if not pending:
         return [], []
-    with ImageProgress(estimate_items(Plan((), tuple(pending)), config.sources), console) as bar:
+    label = phase_label([stage for unit in pending for stage in unit.todo])
+    with open_progress(estimate_items(Plan((), tuple(pending)), config.sources), console, label) as bar:
         return executor.run(pending, bar.advance)
