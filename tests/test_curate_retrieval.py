@@ -382,3 +382,16 @@ def test_a_retrieved_image_whose_seed_was_removed_as_a_duplicate_names_the_kept_
     assert decisions["found"].seed_key == "kept" and decisions["found"].similarity == pytest.approx(0.6)
     assert decisions["other"].seed_key == "kept" and decisions["other"].similarity == 0.5
     assert decisions["dup"].seed_key is None
+
+
+def test_report_marks_images_kept_through_retrieval_below_min_score(finished):
+    out, _ = finished
+    rows = manifest_by_name(out)
+    report = json.loads((out / "report" / "report.json").read_text())["retrieval"]
+    assert report["kept_below_min_score"] == 1 and report["min_score"] == 0.85
+    (hanks,) = [r for r in report["retrieved"] if r["below_min_score"]]
+    assert hanks["source_id"] == rows["hanks.png"]["source_id"] and hanks["max_score"] < 0.85
+    assert hanks["seed_source_id"] == {r["key"]: r for r in rows.values()}[hanks["seed_key"]]["source_id"]
+    page = (out / "report" / "index.html").read_text()
+    assert "face score below crops.min_score (0.85)" in page and "Framed in orange" in page
+    assert "no_face" not in page and "no face found" in page
