@@ -57,3 +57,11 @@ def test_tile_shows_the_file_name_not_its_folders():
     assert _last_part("00000_0000004_f0") == "00000_0000004_f0"
     tile = _tile(Image.new("RGB", (50, 50), "red"), 112, ["kept", "/some/long/folder/path/face.jpg"], outline=(0, 0, 0))
     assert tile.size == (112, 112 + 40) and tile.getpixel((0, 0)) == (0, 0, 0)
+
+
+def test_a_label_on_one_line_is_cut_in_the_middle_not_at_the_front():
+    draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    text = "score 0.80 < 0.85, retrieved from a very long seed name"
+    (line,) = _wrap(draw, text, _font(10), 106, 1)
+    head, tail = line.split("…")
+    assert text.startswith(head) and text.endswith(tail) and head and tail

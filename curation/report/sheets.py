@@ -28,18 +28,18 @@ def _font(size: int = 11) -> ImageFont.ImageFont:
 
 
 def _tile(image: Image.Image, side: int, lines: list[str], outline: tuple[int, int, int] | None = None) -> Image.Image:
-    """``image`` fitted into a square, under it ``lines[0]`` (a label) and ``lines[1]`` (a file name: its last path
-    part, wrapped over two lines and cut in the middle only when longer); ``outline`` frames the tile."""
+    """``image`` fitted into a square, under it three lines of text: ``lines[1]`` (a file name: its last path part,
+    over up to two lines, cut in the middle only when longer) after ``lines[0]`` (a label, wrapped into the lines
+    the name leaves); ``outline`` frames the tile."""
     tile = Image.new("RGB", (side, side + LABEL_HEIGHT), (250, 250, 250))
     image = image.copy()
     image.thumbnail((side, side))
     tile.paste(image, ((side - image.width) // 2, (side - image.height) // 2))
     draw = ImageDraw.Draw(tile)
     font = _font(10)
-    shown = [_cut_middle(draw, lines[0], font, side - 6)] if lines else []
-    if len(lines) > 1:
-        shown += _wrap(draw, _last_part(lines[1]), font, side - 6, 2)
-    for n, line in enumerate(shown[:3]):
+    name = _wrap(draw, _last_part(lines[1]), font, side - 6, 2) if len(lines) > 1 else []
+    label = _wrap(draw, lines[0], font, side - 6, 3 - len(name)) if lines else []
+    for n, line in enumerate([*label, *name][:3]):
         draw.text((3, side + 2 + 12 * n), line, fill=(30, 30, 30), font=font)
     if outline is not None:
         draw.rectangle((0, 0, tile.width - 1, tile.height - 1), outline=outline, width=3)
@@ -65,13 +65,18 @@ def _cut_middle(draw: ImageDraw.ImageDraw, text: str, font: Any, width: int) -> 
 
 def _wrap(draw: ImageDraw.ImageDraw, text: str, font: Any, width: int, lines: int) -> list[str]:
     """``text`` broken into at most ``lines`` lines of ``width`` pixels; what does not fit is cut from its middle."""
+    if lines <= 1:
+        return [_cut_middle(draw, text, font, width)] if text else []
     out: list[str] = []
     rest = text
     while rest and len(out) < lines - 1:
         cut = len(rest)
         while cut > 1 and draw.textlength(rest[:cut], font=font) > width:
             cut -= 1
-        out.append(rest[:cut])
+        if cut < len(rest):  # break after a space, "_" or "-" when one falls in the line's second half
+            soft = max(rest.rfind(mark, 0, cut) for mark in " _-") + 1
+            cut = soft if soft > cut // 2 else cut
+        out.append(rest[:cut].rstrip(" "))
         rest = rest[cut:]
     if not rest:
         return out
