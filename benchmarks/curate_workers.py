@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -31,13 +32,19 @@ def shard_digest(out: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def timed_run(dump: Path, out: Path, extra: list[str]) -> tuple[float, str]:
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_run(dump: Path, out: Path, extra: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds (the run and its workers) and the shards' digest of one fresh run."""
     shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, "-m", "pros", "curate", str(dump), "--out", str(out), *extra]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), children_cpu()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                    env={**os.environ, "PYTHONPATH": str(REPO)})
-    return time.perf_counter() - start, shard_digest(out)
+    return time.perf_counter() - start, children_cpu() - cpu, shard_digest(out)
 
 
 def main() -> None:
@@ -58,10 +65,11 @@ def main() -> None:
     digests: set[str] = set()
     for pair in range(args.pairs):
         for name, flags in (variants.items() if pair % 2 == 0 else reversed(variants.items())):
-            seconds, digest = timed_run(dump.directory, args.work / "out", [*flags, *args.extra])
+            seconds, cpu, digest = timed_run(dump.directory, args.work / "out", [*flags, *args.extra])
             times[name].append(seconds)
             digests.add(digest)
-            print(f"pair {pair + 1} {name:<26} {seconds:6.1f} s  load {os.getloadavg()[0]:.2f}", flush=True)
+            print(f"pair {pair + 1} {name:<26} {seconds:6.1f} s wall, {cpu:6.1f} s CPU, "
+                  f"load {os.getloadavg()[0]:.2f}", flush=True)
     ratios = [one / auto for one, auto in zip(times["--workers 1"], times["default (--workers auto)"])]
     print(f"--workers 1 time / default time per pair: {', '.join(f'{r:.2f}' for r in ratios)}; "
           f"median {statistics.median(ratios):.2f}")

@@ -37,6 +37,11 @@ def test_workers_auto_is_one_per_core_at_most_the_units():
     assert choose_workers("auto", units=100, cores=8).value == 8
     assert choose_workers(3, units=1, cores=8).value == 3
     assert "auto" in choose_workers("auto", units=4, cores=2).reason
+    # a worker's start-up is worth it only with enough images for it
+    assert choose_workers("auto", units=4, cores=2, images=40).value == 1
+    assert choose_workers("auto", units=4, cores=2, images=64).value == 2
+    assert choose_workers("auto", units=8, cores=16, images=100).value == 3
+    assert choose_workers(2, units=4, cores=2, images=10).value == 2
 
 
 def test_session_threads_leave_a_core_to_the_reader_and_an_explicit_count_wins():

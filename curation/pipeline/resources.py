@@ -1,7 +1,7 @@
 """How many local worker processes and onnxruntime threads a curation run uses, chosen once at start and logged.
 
 Workers (``workers=auto``, the default): one per usable core, never more than the units there are to run (a unit is
-the smallest piece a worker takes). Threads: each worker's onnxruntime sessions (detector, embedder) get the usable
+the smallest piece a worker takes) nor than one per MIN_IMAGES_PER_WORKER images. Threads: each worker's onnxruntime sessions (detector, embedder) get the usable
 cores divided by the workers, less the reader thread that decodes beside them, at least 1; an explicit
 ``detect.threads`` / ``retrieval.embed.threads`` wins. Neither choice changes what is written: thread counts are left
 out of the stage signatures, and unit boundaries come from the inputs alone (``SourceConfig.unit_size``), never from
@@ -16,16 +16,22 @@ from typing import Any
 from pros.hardware import Choice, usable_cores
 
 AUTO = "auto"
+# A worker process costs about 6.5 CPU seconds to start (imports, detector and embedder sessions; measured on the
+# 2-core EPYC build machine), the work of about 26 images: ``auto`` gives each worker at least this many images.
+MIN_IMAGES_PER_WORKER = 32
 
 
-def choose_workers(requested: int | str, units: int, cores: int | None = None) -> Choice:
-    """``requested`` when a count, else (``auto``) the usable cores, at most ``units`` and at least 1."""
+def choose_workers(requested: int | str, units: int, cores: int | None = None, images: int | None = None) -> Choice:
+    """``requested`` when a count, else (``auto``) the usable cores, at most ``units``, at most one per
+    MIN_IMAGES_PER_WORKER of ``images`` (when known), and at least 1."""
     if requested != AUTO:
         return Choice(int(requested), "set")
     cores = cores or usable_cores()
-    workers = max(1, min(cores, units))
-    limit = f"{units} unit(s) to run" if units < cores else f"{cores} usable cores"
-    return Choice(workers, f"auto: {limit}")
+    limits = {f"{cores} usable cores": cores, f"{units} unit(s) to run": units}
+    if images is not None:
+        limits[f"{images} images, {MIN_IMAGES_PER_WORKER}+ per worker"] = images // MIN_IMAGES_PER_WORKER
+    reason, workers = min(limits.items(), key=lambda item: item[1])
+    return Choice(max(1, workers), f"auto: {reason}")
 
 
 def session_threads(requested: int, workers: int, reader_thread: bool = True, cores: int | None = None) -> Choice:
@@ -52,9 +58,10 @@ class Resources:
         return line
 
 
-def choose_resources(config: Any, units: int, cores: int | None = None) -> Resources:
-    """Workers and per-worker threads for a local run with ``units`` units to run (at least one)."""
-    workers = choose_workers(config.workers, units, cores)
+def choose_resources(config: Any, units: int, cores: int | None = None, images: int | None = None) -> Resources:
+    """Workers and per-worker threads for a local run with ``units`` units (at least one) and ``images`` inputs
+    (None when unknown, e.g. tar shards) to run."""
+    workers = choose_workers(config.workers, units, cores, images)
     count = int(workers.value)
     detector = session_threads(config.detect.threads, count, cores=cores)
     embedder = session_threads(config.retrieval.embed.threads, count, cores=cores) if config.retrieval.enabled else None

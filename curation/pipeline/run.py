@@ -99,9 +99,14 @@ def curate(
         cache = estimate_cache(plan, config, layout.out)
         if not cache.fits:
             console.print(cache.warning(layout.work), style="bold yellow", markup=False)
-        config = resolve_local_resources(config, len(plan.pending), console)
+        config = resolve_local_resources(config, plan, console)
         executor = build_executor(config, layout, detector_factory)
-        results, failures = run_phases(executor, plan, retrieval, layout, config, detector_factory, console)
+        try:
+            results, failures = run_phases(executor, plan, retrieval, layout, config, detector_factory, console)
+        finally:
+            close = getattr(executor, "close", None)
+            if close is not None:
+                close()
         write_sizes(layout.shards)
         if failures:
             lines = "\n".join(f"  unit {f.unit} ({f.name}): {f.error}" for f in failures[:10])
@@ -135,13 +140,13 @@ def build_executor(config: Any, layout: RunLayout, detector_factory: DetectorFac
     return LocalExecutor(config, layout, config.workers, detector_factory)
 
 
-def resolve_local_resources(config: Any, pending_units: int, console: Console) -> Any:
+def resolve_local_resources(config: Any, plan: Plan, console: Console) -> Any:
     """``config`` with ``workers`` resolved to a count for the local executor, the choice printed once."""
     if config.executor != "local":
         return config
     from curation.pipeline.resources import choose_resources
 
-    resources = choose_resources(config, max(1, pending_units))
+    resources = choose_resources(config, max(1, len(plan.pending)), images=estimate_items(plan, config.sources))
     console.print(resources.describe(), markup=False)
     return replace(config, workers=int(resources.workers.value))
 
