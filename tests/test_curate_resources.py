@@ -38,9 +38,9 @@ def test_workers_auto_is_one_per_core_at_most_the_units():
     assert choose_workers(3, units=1, cores=8).value == 3
     assert "auto" in choose_workers("auto", units=4, cores=2).reason
     # a worker's start-up is worth it only with enough images for it
-    assert choose_workers("auto", units=4, cores=2, images=40).value == 1
-    assert choose_workers("auto", units=4, cores=2, images=64).value == 2
-    assert choose_workers("auto", units=8, cores=16, images=100).value == 3
+    assert choose_workers("auto", units=4, cores=2, images=116).value == 1
+    assert choose_workers("auto", units=8, cores=2, images=228).value == 2
+    assert choose_workers("auto", units=8, cores=16, images=300).value == 3
     assert choose_workers(2, units=4, cores=2, images=10).value == 2
 
 

@@ -395,3 +395,14 @@ def test_report_marks_images_kept_through_retrieval_below_min_score(finished):
     page = (out / "report" / "index.html").read_text()
     assert "face score below crops.min_score (0.85)" in page and "Framed in orange" in page
     assert "no_face" not in page and "no face found" in page
+
+
+@pytest.mark.timeout(600)
+def test_two_workers_with_retrieval_write_the_same_shards_as_one(pool, tmp_path):
+    """One pool of two workers serves both phases (embed/detect, then writing after the retrieval step)."""
+    units = ("sources.files_per_unit=2", "detect.batch_size=2")
+    curate_pool(pool, tmp_path / "one", *units, "workers=1")
+    two = curate_pool(pool, tmp_path / "two", *units, "workers=2")
+    assert two.units_run["embed"] == 4 and two.units_run["write"] == 4
+    assert shard_bytes(tmp_path / "one") == shard_bytes(tmp_path / "two")
+    assert read_manifests(tmp_path / "one" / "manifest").equals(read_manifests(tmp_path / "two" / "manifest"))

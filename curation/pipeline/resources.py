@@ -16,9 +16,10 @@ from typing import Any
 from pros.hardware import Choice, usable_cores
 
 AUTO = "auto"
-# A worker process costs about 6.5 CPU seconds to start (imports, detector and embedder sessions; measured on the
-# 2-core EPYC build machine), the work of about 26 images: ``auto`` gives each worker at least this many images.
-MIN_IMAGES_PER_WORKER = 32
+# Each extra worker process cost about 9.6 CPU seconds (spawn, imports, detector and embedder sessions: 30.5-30.9 s
+# CPU for 2 workers against 21.0-21.1 s for 1 on the 116-file demo dump, 2-core EPYC, BENCHMARKS.md), the CPU work
+# of about 100 images at 0.1 s each: ``auto`` gives each worker at least this many images.
+MIN_IMAGES_PER_WORKER = 100
 
 
 def choose_workers(requested: int | str, units: int, cores: int | None = None, images: int | None = None) -> Choice:
