@@ -32,16 +32,20 @@ def test_a_small_folder_splits_into_units_that_workers_can_share(tmp_path):
 
 
 def test_workers_auto_is_one_per_core_at_most_the_units():
-    assert choose_workers("auto", units=4, cores=2).value == 2
-    assert choose_workers("auto", units=1, cores=8).value == 1
-    assert choose_workers("auto", units=100, cores=8).value == 8
+    assert choose_workers("auto", load=0.0, units=4, cores=2).value == 2
+    assert choose_workers("auto", load=0.0, units=1, cores=8).value == 1
+    assert choose_workers("auto", load=0.0, units=100, cores=8).value == 8
     assert choose_workers(3, units=1, cores=8).value == 3
-    assert "auto" in choose_workers("auto", units=4, cores=2).reason
+    assert "auto" in choose_workers("auto", load=0.0, units=4, cores=2).reason
     # a worker's start-up is worth it only with enough images for it
-    assert choose_workers("auto", units=4, cores=2, images=116).value == 1
-    assert choose_workers("auto", units=8, cores=2, images=228).value == 2
-    assert choose_workers("auto", units=8, cores=16, images=300).value == 3
+    assert choose_workers("auto", load=0.0, units=4, cores=2, images=116).value == 1
+    assert choose_workers("auto", load=0.0, units=8, cores=2, images=228).value == 2
+    assert choose_workers("auto", load=0.0, units=8, cores=16, images=300).value == 3
     assert choose_workers(2, units=4, cores=2, images=10).value == 2
+    # cores that other work keeps busy are left to it
+    busy = choose_workers("auto", load=11.8, units=8, cores=2, images=1000)
+    assert busy.value == 1 and busy.reason == "auto: load average 11.8 on 2 cores"
+    assert choose_workers("auto", load=5.4, units=64, cores=16, images=10_000).value == 11
 
 
 def test_session_threads_leave_a_core_to_the_reader_and_an_explicit_count_wins():
@@ -55,7 +59,7 @@ def test_session_threads_leave_a_core_to_the_reader_and_an_explicit_count_wins()
 
 def test_resources_line_names_every_choice():
     config = load_curate_config(None, ["retrieval.embed.threads=3"])
-    line = choose_resources(config, units=4, cores=16).describe()
+    line = choose_resources(config, units=4, cores=16, load=0.0).describe()
     assert line.startswith("workers 4 (auto: 4 unit(s) to run)")
     assert "detector 3 (16 cores / 4 worker(s) - 1 reader thread)" in line and "embedder 3 (set)" in line
     off = choose_resources(load_curate_config(None, ["retrieval.enabled=false", "workers=1"]), units=4, cores=2)

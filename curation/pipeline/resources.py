@@ -1,7 +1,8 @@
 """How many local worker processes and onnxruntime threads a curation run uses, chosen once at start and logged.
 
 Workers (``workers=auto``, the default): one per usable core, never more than the units there are to run (a unit is
-the smallest piece a worker takes) nor than one per MIN_IMAGES_PER_WORKER images. Threads: each worker's onnxruntime sessions (detector, embedder) get the usable
+the smallest piece a worker takes), nor than one per MIN_IMAGES_PER_WORKER images, nor than the cores other work
+leaves idle (1-minute load average): on a busy machine an extra worker only adds its start-up cost. Threads: each worker's onnxruntime sessions (detector, embedder) get the usable
 cores divided by the workers, less the reader thread that decodes beside them, at least 1; an explicit
 ``detect.threads`` / ``retrieval.embed.threads`` wins. Neither choice changes what is written: thread counts are left
 out of the stage signatures, and unit boundaries come from the inputs alone (``SourceConfig.unit_size``), never from
@@ -10,6 +11,8 @@ the cores, so another machine writes the same shards.
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,13 +25,29 @@ AUTO = "auto"
 MIN_IMAGES_PER_WORKER = 100
 
 
-def choose_workers(requested: int | str, units: int, cores: int | None = None, images: int | None = None) -> Choice:
-    """``requested`` when a count, else (``auto``) the usable cores, at most ``units``, at most one per
-    MIN_IMAGES_PER_WORKER of ``images`` (when known), and at least 1."""
+def idle_cores(cores: int) -> tuple[int, float]:
+    """(usable cores not busy with other work, by the 1-minute load average, at least 1; the load average)."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # no load average on this system
+        return cores, 0.0
+    return max(1, min(cores, math.floor(cores - load + 0.5))), load
+
+
+def choose_workers(requested: int | str, units: int, cores: int | None = None, images: int | None = None,
+                   load: float | None = None) -> Choice:
+    """``requested`` when a count, else (``auto``) the usable cores less those other work keeps busy (``load``: the
+    load average, read when None), at most ``units``, at most one per MIN_IMAGES_PER_WORKER of ``images`` (when
+    known), and at least 1."""
     if requested != AUTO:
         return Choice(int(requested), "set")
     cores = cores or usable_cores()
-    limits = {f"{cores} usable cores": cores, f"{units} unit(s) to run": units}
+    if load is None:
+        free, load = idle_cores(cores)
+    else:
+        free = max(1, min(cores, math.floor(cores - load + 0.5)))
+    limits = {f"{cores} usable cores": cores, f"{units} unit(s) to run": units,
+              f"load average {load:.1f} on {cores} cores": free}
     if images is not None:
         limits[f"{images} images, {MIN_IMAGES_PER_WORKER}+ per worker"] = images // MIN_IMAGES_PER_WORKER
     reason, workers = min(limits.items(), key=lambda item: item[1])
@@ -59,10 +78,11 @@ class Resources:
         return line
 
 
-def choose_resources(config: Any, units: int, cores: int | None = None, images: int | None = None) -> Resources:
+def choose_resources(config: Any, units: int, cores: int | None = None, images: int | None = None,
+                     load: float | None = None) -> Resources:
     """Workers and per-worker threads for a local run with ``units`` units (at least one) and ``images`` inputs
     (None when unknown, e.g. tar shards) to run."""
-    workers = choose_workers(config.workers, units, cores, images)
+    workers = choose_workers(config.workers, units, cores, images, load)
     count = int(workers.value)
     detector = session_threads(config.detect.threads, count, cores=cores)
     embedder = session_threads(config.retrieval.embed.threads, count, cores=cores) if config.retrieval.enabled else None
