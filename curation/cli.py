@@ -29,7 +29,8 @@ def curate_command(
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML preset with config differences."),
     workers: str | None = typer.Option(
         None, "--workers", "-w", metavar="N|auto",
-        help="Worker processes; auto (default) = one per usable core, at most the units to run."),
+        help="Worker processes; auto (default) = one per idle usable core, at most the units to run and one per "
+        "100 images."),
     executor: str | None = typer.Option(
         None, "--executor", "-e", help="local (worker processes, default) or ray (Ray actors; see --ray-address)."),
     ray_address: str | None = typer.Option(
