@@ -65,8 +65,10 @@ class CurateConfig:
     """``pros curate``: sources -> decode -> detect -> crops -> shards.
 
     workers: worker processes; each works through whole input units (one unit = one output shard), with its
-        reading and decoding overlapping its detection. onnxruntime gets cores / workers threads each unless
-        ``detect.threads`` is set. 1 = run in the calling process. Used by ``executor=local``.
+        reading and decoding overlapping its detection. ``auto`` = one per usable core, at most the units to run.
+        Each worker's onnxruntime sessions get cores / workers threads less its reader thread (at least 1) unless
+        ``detect.threads`` / ``retrieval.embed.threads`` is set. 1 = run in the calling process. Used by
+        ``executor=local``; never changes the shards (curation.pipeline.resources).
     executor: ``local`` (worker processes on this machine) or ``ray`` (Ray actors on one or many machines, set up
         by the ``ray`` section). Both write the same shards and markers, so a run started with one resumes with
         the other.
@@ -80,13 +82,13 @@ class CurateConfig:
     crops: CropConfig = field(default_factory=CropConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     retrieval: RetrievalStageConfig = field(default_factory=RetrievalStageConfig)
-    workers: int = 1
+    workers: int | Literal["auto"] = "auto"
     executor: Literal["local", "ray"] = "local"
     ray: RayConfig = field(default_factory=RayConfig)
 
     def __post_init__(self) -> None:
-        if self.workers < 1:
-            raise ConfigError(f"workers={self.workers} must be at least 1")
+        if self.workers != "auto" and self.workers < 1:
+            raise ConfigError(f"workers={self.workers} must be auto (one per usable core) or at least 1")
 
 
 def load_curate_config(preset: Path | Mapping[str, Any] | None = None, overrides: Sequence[str] = ()) -> CurateConfig:

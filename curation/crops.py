@@ -26,7 +26,8 @@ class CropConfig:
 
     min_score: a face needs a detection score >= this to be kept.
     min_face_px: ... and a face box whose shorter side is >= this many pixels of the original image.
-    max_faces: at most this many samples per image, largest faces first.
+    max_faces: at most this many samples per image, largest faces first; 0 (default) = no cap, every face that
+        passes ``min_score`` and ``min_face_px`` becomes a sample (a group photo gives one sample per clear face).
     margin: the square crop extends the face box's longer side by this fraction on each side. 0.25 gives a crop side
         of 1.5x the face box, so a square face box covers 1 / 1.5^2 = 44% of the crop (CenterFace boxes are about
         0.8 as wide as tall: about 36%); with the hair and neck around it the head fills most of the crop.
@@ -38,7 +39,7 @@ class CropConfig:
 
     min_score: float = 0.7
     min_face_px: int = 40
-    max_faces: int = 4
+    max_faces: int = 0
     margin: float = 0.25
     size: int = 224
     jpeg_quality: int = 90
@@ -51,8 +52,8 @@ class CropConfig:
             raise ConfigError(f"crops.size={self.size} must be at least 8 pixels")
         if not 1 <= self.jpeg_quality <= 100:
             raise ConfigError(f"crops.jpeg_quality={self.jpeg_quality} must lie in 1..100")
-        if self.max_faces < 1:
-            raise ConfigError(f"crops.max_faces={self.max_faces} must be at least 1")
+        if self.max_faces < 0:
+            raise ConfigError(f"crops.max_faces={self.max_faces} must be 0 (no cap) or a positive count")
         if self.pad_mode not in PAD_MODES:
             raise ConfigError(f"crops.pad_mode={self.pad_mode!r} is not one of: {', '.join(PAD_MODES)}")
 
@@ -80,7 +81,7 @@ def select_faces(
     if not kept:
         return [], "faces_below_threshold"
     kept.sort(key=lambda face: (-_area(face), -face.score))
-    return kept[: config.max_faces], None
+    return (kept[: config.max_faces] if config.max_faces else kept), None
 
 
 def largest_face_area_ratio(faces: Sequence[DetectedFace], image_size: tuple[int, int]) -> float:

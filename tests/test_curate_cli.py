@@ -78,3 +78,17 @@ def test_cli_module_stays_light():
     code = "import sys, curation.cli; heavy = {'onnxruntime', 'cv2', 'torch', 'pyarrow'} & set(sys.modules); print(heavy)"
     printed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert printed.strip() == "set()"
+
+
+def test_the_end_of_a_run_names_the_cache_and_prune_cache_frees_it(corpus, tmp_path):
+    folder, _ = corpus
+    out = tmp_path / "out"
+    settings = ["detect.input_size=320", "retrieval.enabled=false"]
+    kept = invoke(str(folder), "--out", str(out), *settings, "--workers", "auto")
+    assert kept.exit_code == 0, kept.output
+    assert "--prune-cache" in kept.output and "workers" in kept.output and list((out / "work" / "decode").iterdir())
+    pruned = invoke(str(folder), "--out", str(out), *settings, "--prune-cache")
+    assert pruned.exit_code == 0 and "nothing to do" in pruned.output and "freed" in pruned.output
+    assert not list((out / "work" / "decode").glob("*.parquet"))
+    bad = invoke(str(folder), "--out", str(out), "--workers", "many")
+    assert bad.exit_code == 2 and "workers" in bad.output

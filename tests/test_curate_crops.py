@@ -10,6 +10,7 @@ from PIL import Image
 
 from curation.crops import (
     CropConfig,
+    box_size,
     crop_square,
     cut_square,
     face_crop,
@@ -68,6 +69,31 @@ def test_selection_keeps_the_largest_faces_up_to_max_faces():
     assert reason is None
     assert kept == [faces[1], faces[2], faces[3]]
     assert select_faces(faces, CropConfig(max_faces=10))[0] == [faces[1], faces[2], faces[3], faces[0]]
+
+
+def test_selection_by_default_has_no_cap_and_a_cap_is_kept_when_asked():
+    faces = [face(100 * n, 0, 100 * n + 60, 60, 0.9) for n in range(9)]
+    assert len(select_faces(faces, CropConfig())[0]) == 9
+    assert len(select_faces(faces, CropConfig(max_faces=2))[0]) == 2
+    with pytest.raises(ConfigError):
+        CropConfig(max_faces=-1)
+
+
+def test_default_keeps_every_clear_face_of_the_t1_group_photo():
+    """insightface's t1.jpg has 6 clear faces; the old default cap of 4 dropped 2 of them."""
+    from pathlib import Path
+
+    import insightface
+
+    from curation.detect import DetectorConfig, build_detector
+
+    rgb = np.asarray(Image.open(Path(insightface.__file__).parent / "data/images/t1.jpg").convert("RGB"))
+    faces = build_detector(DetectorConfig(threads=2)).detect([rgb])[0]
+    config = CropConfig()
+    clear = [f for f in faces if f.score >= config.min_score and min(box_size(f)) >= config.min_face_px]
+    kept, reason = select_faces(faces, config)
+    assert reason is None and len(clear) == 6 and len(kept) == 6
+    assert len(select_faces(faces, CropConfig(max_faces=4))[0]) == 4
 
 
 def test_largest_face_area_ratio():

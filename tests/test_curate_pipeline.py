@@ -327,3 +327,30 @@ def test_fewer_units_than_before_removes_the_old_units_outputs(dump, tmp_path):
     dropped = run([folder], out, "sources.files_per_unit=4")  # units 0 and 1 are unchanged and stay done
     assert not dropped.nothing_to_do and dropped.units_run["write"] == 0 and dropped.inputs == 7
     assert json.loads((out / "shards" / "sizes.json").read_text()) == {"00000.tar": 3, "00001.tar": 2}
+
+
+def test_a_log_gets_plain_progress_lines_and_the_run_choices_once(dump, tmp_path):
+    from rich.console import Console
+
+    folder, expected = dump
+    console = Console(file=io.StringIO(), width=200)  # not a terminal, as when stderr goes to a log
+    run([folder], tmp_path / "out", console=console)
+    text = console.file.getvalue()
+    assert "━" not in text and "\r" not in text
+    progress = [line for line in text.splitlines() if " images in " in line or "%)" in line]
+    assert len(progress) == 1 and progress[0].startswith(
+        f"decode, detect faces, crop and write shards: done, {len(expected)}/{len(expected)} images in ")
+    assert text.count("workers 1 (auto: ") == 1 and text.count("onnxruntime threads per worker: detector ") == 1
+
+
+def test_prune_cache_frees_the_decode_cache_and_a_rerun_writes_the_same_shards(dump, tmp_path):
+    folder, _ = dump
+    out = tmp_path / "out"
+    first = run([folder], out)
+    reference = shard_bytes(out)
+    assert first.cache_bytes > 0 and first.pruned_bytes == 0
+    pruned = run([folder], out, prune_cache=True)
+    assert pruned.nothing_to_do and pruned.pruned_bytes == first.cache_bytes and pruned.cache_bytes == 0
+    assert not list((out / "work" / "decode").glob("*.parquet")) and shard_bytes(out) == reference
+    again = run([folder], out)
+    assert again.units_run["decode"] == 1 and shard_bytes(out) == reference

@@ -109,7 +109,8 @@ def write_units(folder: Path, blue_unit: int | None) -> None:
 
 
 def run(folder: Path, out: Path, factory) -> object:
-    settings = config("sources.files_per_unit=3", "detect.batch_size=1")  # config() pins the first pass
+    # config() pins the first pass; workers=1: the in-process path, whose reader thread reads ahead across units
+    settings = config("sources.files_per_unit=3", "detect.batch_size=1", "workers=1")
     return curate([str(folder)], out, settings, detector_factory=factory)
 
 

@@ -121,6 +121,8 @@ def test_retrieval_recovers_a_face_the_first_pass_rejected(finished):
     assert hanks["status"] == "kept" and hanks["decision"] == "retrieved" and hanks["n_kept_faces"] == 1
     seeds = {row["key"] for row in rows.values() if row["decision"] == "seed" or row["reason"] == "duplicate"}
     assert hanks["seed_key"] in seeds and hanks["similarity"] >= 0.4
+    by_key = {row["key"]: row for row in rows.values()}
+    assert by_key[hanks["seed_key"]]["status"] == "kept"  # a seed removed as a duplicate gives way to its kept copy
     assert rows["coffee.png"]["status"] == "rejected" and rows["coffee.png"]["reason"] == "no_face"
     with tarfile.open(out / "shards" / "00000.tar") as tar:
         metas = {m.name: SampleMeta.from_json(tar.extractfile(m).read()) for m in tar if m.name.endswith(".json")}
@@ -362,3 +364,45 @@ def test_text_prompts_seed_retrieval_end_to_end_with_a_tiny_open_clip(pool, tmp_
     assert rows["coffee.png"]["decision"] == "recheck_no_face" and rows["coffee.png"]["reason"] == "no_face"
     assert {row["seed_key"] for row in rows.values()} == {"text:a photo of a face"}
     assert np.load(out / "embeddings" / "img_emb" / "img_emb_00000.npy").shape == (2, 32)
+
+
+def test_a_retrieved_image_whose_seed_was_removed_as_a_duplicate_names_the_kept_copy():
+    from curation.pipeline.decisions import Decision
+    from curation.pipeline.retrieval_step import point_to_kept_seeds
+
+    keys = ["kept", "dup", "found", "other"]
+    vectors = np.array([[1, 0, 0], [0.8, 0.6, 0], [0.6, 0.8, 0], [0, 0, 1]], np.float32)
+    decisions = {
+        "kept": Decision(0, "kept", True, "seed"),
+        "dup": Decision(1, "dup", False, "duplicate", duplicate_of="kept", similarity=0.8),
+        "found": Decision(2, "found", True, "retrieved", seed_key="dup", similarity=0.96),
+        "other": Decision(3, "other", True, "retrieved", seed_key="kept", similarity=0.5),
+    }
+    point_to_kept_seeds(decisions, keys, vectors)
+    assert decisions["found"].seed_key == "kept" and decisions["found"].similarity == pytest.approx(0.6)
+    assert decisions["other"].seed_key == "kept" and decisions["other"].similarity == 0.5
+    assert decisions["dup"].seed_key is None
+
+
+def test_report_marks_images_kept_through_retrieval_below_min_score(finished):
+    out, _ = finished
+    rows = manifest_by_name(out)
+    report = json.loads((out / "report" / "report.json").read_text())["retrieval"]
+    assert report["kept_below_min_score"] == 1 and report["min_score"] == 0.85
+    (hanks,) = [r for r in report["retrieved"] if r["below_min_score"]]
+    assert hanks["source_id"] == rows["hanks.png"]["source_id"] and hanks["max_score"] < 0.85
+    assert hanks["seed_source_id"] == {r["key"]: r for r in rows.values()}[hanks["seed_key"]]["source_id"]
+    page = (out / "report" / "index.html").read_text()
+    assert "face score below crops.min_score (0.85)" in page and "Framed in orange" in page
+    assert "no_face" not in page and "no face found" in page
+
+
+@pytest.mark.timeout(600)
+def test_two_workers_with_retrieval_write_the_same_shards_as_one(pool, tmp_path):
+    """One pool of two workers serves both phases (embed/detect, then writing after the retrieval step)."""
+    units = ("sources.files_per_unit=2", "detect.batch_size=2")
+    curate_pool(pool, tmp_path / "one", *units, "workers=1")
+    two = curate_pool(pool, tmp_path / "two", *units, "workers=2")
+    assert two.units_run["embed"] == 4 and two.units_run["write"] == 4
+    assert shard_bytes(tmp_path / "one") == shard_bytes(tmp_path / "two")
+    assert read_manifests(tmp_path / "one" / "manifest").equals(read_manifests(tmp_path / "two" / "manifest"))

@@ -74,3 +74,23 @@ def _existing(path: Path) -> Path:
 
 def _size(size: int) -> str:
     return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.1f} MB"
+
+
+def decode_cache_bytes(work: Path) -> int:
+    """Bytes the decode cache (``work/decode``) holds now."""
+    folder = Path(work) / "decode"
+    return sum(p.stat().st_size for p in folder.glob("*.parquet")) if folder.is_dir() else 0
+
+
+def prune_decode_cache(work: Path) -> int:
+    """Delete the decode cache of a finished run; returns the bytes freed. Resume stays correct: the decode markers
+    now name missing outputs, so a later run decodes again (and, its signatures unchanged, writes the same shards)."""
+    freed = 0
+    for path in sorted((Path(work) / "decode").glob("*.parquet")):
+        freed += path.stat().st_size
+        path.unlink()
+    return freed
+
+
+def size_text(size: int) -> str:
+    return _size(size)

@@ -13,15 +13,17 @@ import os
 import queue as queue_module
 import signal
 import sys
+import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Protocol
 
 from curation.pipeline.layout import RunLayout
 from curation.pipeline.planner import UnitPlan
 from curation.pipeline.read_ahead import ReadAhead
+from curation.pipeline.resources import session_threads
 from curation.pipeline.unit import (
     UnitResult,
     decoded_stream,
@@ -32,7 +34,6 @@ from curation.pipeline.unit import (
 )
 from curation.types import FaceDetector
 from pros.errors import UserError
-from pros.hardware import usable_cores
 
 DetectorFactory = Callable[[Any], FaceDetector]  # DetectorConfig -> FaceDetector
 
@@ -69,23 +70,54 @@ class LazyDetector:
         return self.detector
 
 
-def threads_per_worker(workers: int) -> int:
-    return max(1, usable_cores() // workers)
+def threads_per_worker(workers: int | str, reader_thread: bool = True) -> int:
+    """onnxruntime threads of each of ``workers`` workers (see ``resources``); ``auto`` not yet resolved counts as 1."""
+    return int(session_threads(0, workers if isinstance(workers, int) else 1, reader_thread).value)
 
 
-def runtime_detector_config(config: Any, workers: int) -> Any:
-    """The detector settings a worker runs with: onnxruntime threads = cores / workers unless set."""
+def runtime_detector_config(config: Any, workers: int, reader_thread: bool = True) -> Any:
+    """The detector settings a worker runs with: onnxruntime threads = cores / workers less the reader thread,
+    unless ``detect.threads`` is set."""
     if config.detect.threads:
         return config.detect
-    return replace(config.detect, threads=threads_per_worker(workers))
+    return replace(config.detect, threads=threads_per_worker(workers, reader_thread))
 
 
 @dataclass
 class LocalExecutor:
+    """Runs units here (one worker) or on a pool of worker processes that is started on the first ``run`` and kept
+    for the next (a run with retrieval calls ``run`` twice), so workers start once per run; ``close()`` ends it."""
+
     config: Any
     layout: RunLayout
     workers: int = 1
     detector_factory: DetectorFactory = default_detector_factory
+    _pool: tuple[ProcessPoolExecutor, Any] | None = field(default=None, init=False, repr=False)
+    _calls: int = field(default=0, init=False, repr=False)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool[0].shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _open_pool(self, units: int) -> tuple[ProcessPoolExecutor, Any]:
+        """The pool and its progress queue, started on first use with at most ``units`` workers."""
+        if self._pool is None:
+            context = multiprocessing.get_context("spawn")
+            updates = context.Queue()
+            workers = min(self.workers, units)
+            pool = ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=_init_worker,
+                initargs=(updates, self.detector_factory, runtime_detector_config(self.config, workers)),
+            )
+            self._pool = (pool, updates)
+            weakref.finalize(self, pool.shutdown, wait=False, cancel_futures=True)
+        return self._pool
+
+    def _abandon_pool(self) -> None:
+        if self._pool is not None:
+            _stop_workers(self._pool[0])
+            self._pool = None
 
     def run(self, plans: Sequence[UnitPlan], on_items: Callable[[int], None]) -> tuple[list[UnitResult], list[UnitFailure]]:
         if self.workers <= 1 or len(plans) <= 1:
@@ -111,39 +143,33 @@ class LocalExecutor:
         return results, failures
 
     def _run_pool(self, plans: Sequence[UnitPlan], on_items: Callable[[int], None]):
-        context = multiprocessing.get_context("spawn")
-        updates = context.Queue()
-        workers = min(self.workers, len(plans))
-        detector_config = runtime_detector_config(self.config, workers)
+        pool, updates = self._open_pool(len(plans))
+        self._calls += 1  # tags this call's progress messages: a late one from the call before is not counted
         results, failures = [], []
-        with ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=_init_worker,
-            initargs=(updates, self.detector_factory, detector_config),
-        ) as pool:
-            futures: dict[Future, UnitPlan] = {
-                pool.submit(_worker_run_unit, plan, self.config, self.layout): plan for plan in plans
-            }
-            pending = set(futures)
-            counter = _UnitCounter(on_items)
-            while pending:
+        futures: dict[Future, UnitPlan] = {
+            pool.submit(_worker_run_unit, plan, self.config, self.layout, self._calls): plan for plan in plans
+        }
+        pending = set(futures)
+        counter = _UnitCounter(on_items, self._calls)
+        while pending:
+            try:
+                done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            except KeyboardInterrupt:  # Ctrl-C: stop the workers now; committed units stay committed
+                self._abandon_pool()
+                raise
+            counter.drain(updates)
+            for future in done:
+                plan = futures[future]
                 try:
-                    done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-                except KeyboardInterrupt:  # Ctrl-C: stop the workers now; committed units stay committed
-                    _stop_workers(pool)
+                    result = future.result()
+                except UserError:
+                    self._abandon_pool()
                     raise
-                counter.drain(updates)
-                for future in done:
-                    plan = futures[future]
-                    try:
-                        result = future.result()
-                    except UserError:
-                        _stop_workers(pool)
-                        raise
-                    except Exception as err:
-                        failures.append(UnitFailure(plan.unit.index, plan.unit.name, f"{type(err).__name__}: {err}"))
-                        continue
-                    results.append(result)
-                    counter.finish(result.unit, result.items)
+                except Exception as err:
+                    failures.append(UnitFailure(plan.unit.index, plan.unit.name, f"{type(err).__name__}: {err}"))
+                    continue
+                results.append(result)
+                counter.finish(result.unit, result.items)
         return sorted(results, key=lambda r: r.unit), failures
 
 
@@ -159,18 +185,19 @@ class _UnitCounter:
     """Turns workers' (unit, n) messages into progress; a finished unit's late messages are ignored and its total
     is made exact from its result, so the bar ends at the true count."""
 
-    def __init__(self, on_items: Callable[[int], None]) -> None:
+    def __init__(self, on_items: Callable[[int], None], call: int = 0) -> None:
         self.on_items = on_items
+        self.call = call
         self.reported: dict[int, int] = {}
         self.finished: set[int] = set()
 
     def drain(self, updates: Any) -> None:
         while True:
             try:
-                unit, n = updates.get_nowait()
+                call, unit, n = updates.get_nowait()
             except queue_module.Empty:
                 return
-            if unit not in self.finished:
+            if call == self.call and unit not in self.finished:
                 self.reported[unit] = self.reported.get(unit, 0) + n
                 self.on_items(n)
 
@@ -206,7 +233,7 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def _worker_run_unit(plan: UnitPlan, config: Any, layout: RunLayout) -> UnitResult:
+def _worker_run_unit(plan: UnitPlan, config: Any, layout: RunLayout, call: int = 0) -> UnitResult:
     updates = _WORKER["updates"]
     unit = plan.unit.index
-    return run_unit(plan, config, layout, _WORKER["detector"], lambda n: n and updates.put((unit, n)))
+    return run_unit(plan, config, layout, _WORKER["detector"], lambda n: n and updates.put((call, unit, n)))

@@ -42,7 +42,7 @@ from shards import make_key
 # Face scores of copies of one photo differ by noise: within a step of this size the larger image wins.
 SCORE_TIE = 0.05
 NAME = "retrieve"
-VERSION = "2"  # 2: index nprobe derived as 10, not 16
+VERSION = "3"  # 2: index nprobe derived as 10, not 16; 3: a seed removed as a duplicate is replaced by its kept copy
 
 
 @dataclass
@@ -185,6 +185,7 @@ def run_retrieval_step(layout: RunLayout, plans: Sequence[UnitPlan], config: Any
                                         d.similarity, faces=recheck.kept_faces.get(d.key))
         score_of = {**{k: facts[k].face_score for k in seeds}, **recheck.scores}
         remove_duplicates(decisions, keys, vectors, facts, score_of, section, find_near_duplicates)
+        point_to_kept_seeds(decisions, keys, vectors)
         if section.balance.enabled:
             cap_clusters(decisions, keys, vectors, score_of, section, balance_clusters)
     per_unit: dict[int, list[Decision]] = {unit: [] for unit in units}
@@ -222,6 +223,21 @@ def remove_duplicates(decisions, keys, vectors, facts, score_of, section, find_n
             old = decisions[d.key]
             decisions[d.key] = replace(old, keep=False, decision="duplicate", duplicate_of=d.duplicate_of,
                                        similarity=d.similarity, seed_key=None, faces=None)
+
+
+def point_to_kept_seeds(decisions: dict[str, Decision], keys: Sequence[str], vectors: np.ndarray) -> None:
+    """A retrieved image whose seed was itself removed as a near-duplicate names the copy kept instead, with the
+    cosine to that copy (vectors are unit length), so ``seed_key`` always points to an image in the shards."""
+    row_of = {k: r for r, k in enumerate(keys)}
+    for key, decision in list(decisions.items()):
+        seed = decision.seed_key
+        seen: set[str] = set()
+        while seed in decisions and decisions[seed].decision == "duplicate" and seed not in seen:
+            seen.add(seed)
+            seed = decisions[seed].duplicate_of
+        if seed != decision.seed_key and seed in row_of and key in row_of:
+            cosine = float(np.dot(vectors[row_of[key]], vectors[row_of[seed]]))
+            decisions[key] = replace(decision, seed_key=seed, similarity=round(cosine, 6))
 
 
 def cap_clusters(decisions, keys, vectors, score_of, section, balance_clusters) -> None:

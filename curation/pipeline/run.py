@@ -6,13 +6,13 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from curation.pipeline.disk import estimate_cache
+from curation.pipeline.disk import decode_cache_bytes, estimate_cache, prune_decode_cache
 from curation.pipeline.executor import (
     DetectorFactory,
     Executor,
@@ -49,6 +49,8 @@ class CurateResult:
     rejected: int = 0
     samples: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    cache_bytes: int = 0  # what the decode cache (OUT/work/decode) holds after the run
+    pruned_bytes: int = 0  # what --prune-cache freed
 
     @property
     def decode_rejections(self) -> int:
@@ -64,8 +66,10 @@ def curate(
     command: str = "pros curate",
     console: Console | None = None,
     detector_factory: DetectorFactory = default_detector_factory,
+    prune_cache: bool = False,
 ) -> CurateResult:
-    """Curate ``inputs`` into ``out``; safe to call again after a crash or with changed settings (see planner)."""
+    """Curate ``inputs`` into ``out``; safe to call again after a crash or with changed settings (see planner).
+    ``prune_cache``: once the run is complete, delete its decode cache (a later run then decodes again)."""
     from curation.sources import list_units
 
     console = console or Console(stderr=True)
@@ -83,7 +87,11 @@ def curate(
     if not plan.pending and (retrieval is None or retrieval.done) and report_file.exists() \
             and not layout.stale_units(len(units)):
         console.print(f"nothing to do: all {len(units)} input units of {layout.out} are already committed")
-        return summarize(CurateResult(plan, nothing_to_do=True), layout)
+        result = summarize(CurateResult(plan, nothing_to_do=True), layout)
+        if not prune_cache:
+            return finish_cache(result, layout, prune=False)
+        with run_lock(layout.work):  # not while another run on this output reads the cache
+            return finish_cache(result, layout, prune=True)
     with resumable_writes(str(layout.out)):
         layout.make_dirs()
     with run_lock(layout.work):
@@ -95,8 +103,14 @@ def curate(
         cache = estimate_cache(plan, config, layout.out)
         if not cache.fits:
             console.print(cache.warning(layout.work), style="bold yellow", markup=False)
+        config = resolve_local_resources(config, plan, console)
         executor = build_executor(config, layout, detector_factory)
-        results, failures = run_phases(executor, plan, retrieval, layout, config, detector_factory, console)
+        try:
+            results, failures = run_phases(executor, plan, retrieval, layout, config, detector_factory, console)
+        finally:
+            close = getattr(executor, "close", None)
+            if close is not None:
+                close()
         with resumable_writes(str(layout.shards / "sizes.json")):
             write_sizes(layout.shards)
         if failures:
@@ -105,7 +119,8 @@ def curate(
 
         with resumable_writes(str(layout.report)):
             write_report(layout, config)
-    result = summarize(CurateResult(plan, results=results), layout)
+        result = summarize(CurateResult(plan, results=results), layout)
+        finish_cache(result, layout, prune_cache)
     result.units_run = {s: sum(s in r.ran for r in results) for s in plan.stages}
     return result
 
@@ -122,6 +137,14 @@ def failures_message(failures: Sequence[UnitFailure], total_units: int) -> str:
     return f"{head}. Fix the cause and run the same command again to finish them:\n{lines}{more}"
 
 
+def finish_cache(result: CurateResult, layout: RunLayout, prune: bool) -> CurateResult:
+    """Record the decode cache's size, deleting it first when asked."""
+    if prune:
+        result.pruned_bytes = prune_decode_cache(layout.work)
+    result.cache_bytes = decode_cache_bytes(layout.work)
+    return result
+
+
 def build_executor(config: Any, layout: RunLayout, detector_factory: DetectorFactory) -> Executor:
     """The executor ``config.executor`` names: local worker processes, or Ray actors (imported only when asked)."""
     if config.executor == "ray":
@@ -129,6 +152,17 @@ def build_executor(config: Any, layout: RunLayout, detector_factory: DetectorFac
 
         return RayExecutor(config, layout, detector_factory)
     return LocalExecutor(config, layout, config.workers, detector_factory)
+
+
+def resolve_local_resources(config: Any, plan: Plan, console: Console) -> Any:
+    """``config`` with ``workers`` resolved to a count for the local executor, the choice printed once."""
+    if config.executor != "local":
+        return config
+    from curation.pipeline.resources import choose_resources
+
+    resources = choose_resources(config, max(1, len(plan.pending)), images=estimate_items(plan, config.sources))
+    console.print(resources.describe(), markup=False)
+    return replace(config, workers=int(resources.workers.value))
 
 
 def describe(plan: Plan, retrieval: RetrievalPlan | None) -> str:

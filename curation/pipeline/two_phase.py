@@ -64,7 +64,7 @@ def run_phases(executor: Any, plan: Plan, retrieval: RetrievalPlan | None, layou
         return results, failures
     if not retrieval.done:
         console.print(f"retrieval: indexing and deciding over the pool of {len(plan.units)} unit(s)")
-        recheck_config = replace(runtime_detector_config(config, 1),
+        recheck_config = replace(runtime_detector_config(config, 1, reader_thread=False),
                                  score_threshold=config.retrieval.recheck.score_threshold)
         with resumable_writes(str(layout.work)):  # disk full in the global step: the units stay committed
             stats = run_retrieval_step(layout, plan.units, config, LazyDetector(detector_factory, recheck_config),
@@ -77,10 +77,11 @@ def run_phases(executor: Any, plan: Plan, retrieval: RetrievalPlan | None, layou
 
 def run_pending(executor: Any, pending: list[UnitPlan], config: Any,
                 console: Console) -> tuple[list[UnitResult], list[UnitFailure]]:
-    from curation.pipeline.progress import ImageProgress
+    from curation.pipeline.progress import open_progress, phase_label
     from curation.pipeline.run import estimate_items
 
     if not pending:
         return [], []
-    with ImageProgress(estimate_items(Plan((), tuple(pending)), config.sources), console) as bar:
+    label = phase_label([stage for unit in pending for stage in unit.todo])
+    with open_progress(estimate_items(Plan((), tuple(pending)), config.sources), console, label) as bar:
         return executor.run(pending, bar.advance)

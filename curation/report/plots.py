@@ -7,8 +7,11 @@ from collections.abc import Mapping
 
 from PIL import Image, ImageDraw, ImageFont
 
-WIDTH, HEIGHT = 720, 380
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 56, 16, 44, 150
+from curation.report.labels import human
+
+WIDTH, PLOT_HEIGHT = 720, 186
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP = 56, 16, 44
+TICK_GAP, TITLE_GAP, TITLE_HEIGHT = 4, 10, 16  # axis -> tick labels -> axis title -> bottom edge
 
 
 def _font(size: int) -> ImageFont.ImageFont:
@@ -30,11 +33,14 @@ def _nice_top(value: int) -> int:
 
 
 def bar_chart_png(title: str, labels: list[str], counts: list[int], xlabel: str, color: str = "#4C72B0") -> bytes:
-    image = Image.new("RGB", (WIDTH, HEIGHT), "white")
-    draw = ImageDraw.Draw(image)
     small, normal = _font(11), _font(14)
+    # The bottom margin fits the tallest 45-degree tick label, so the axis title sits right under the ticks.
+    label_depth = max((_rotated_size(label, small)[1] for label in labels), default=0)
+    height = MARGIN_TOP + PLOT_HEIGHT + TICK_GAP + label_depth + TITLE_GAP + TITLE_HEIGHT
+    image = Image.new("RGB", (WIDTH, height), "white")
+    draw = ImageDraw.Draw(image)
     draw.text((WIDTH // 2, 8), title, fill="#222", font=normal, anchor="mt")
-    left, right, top, bottom = MARGIN_LEFT, WIDTH - MARGIN_RIGHT, MARGIN_TOP, HEIGHT - MARGIN_BOTTOM
+    left, right, top, bottom = MARGIN_LEFT, WIDTH - MARGIN_RIGHT, MARGIN_TOP, MARGIN_TOP + PLOT_HEIGHT
     top_value = _nice_top(max(counts, default=0))
     for tick in range(5):  # horizontal grid with values
         value = top_value * tick / 4
@@ -51,17 +57,27 @@ def bar_chart_png(title: str, labels: list[str], counts: list[int], xlabel: str,
         if count:
             draw.rectangle((x0, y, x1, bottom), fill=color)
         draw.text(((x0 + x1) / 2, y - 2), str(count), fill="#222", font=small, anchor="mb")
-        _rotated_label(image, label, (x0 + x1) / 2, bottom + 4, small)
-    draw.text((WIDTH // 2, HEIGHT - 6), xlabel, fill="#222", font=small, anchor="mb")
+        _rotated_label(image, label, (x0 + x1) / 2, bottom + TICK_GAP, small)
+    title_top = bottom + TICK_GAP + label_depth + TITLE_GAP
+    draw.text((WIDTH // 2, title_top), xlabel, fill="#222", font=small, anchor="mt")
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
+def _text_size(text: str, font: ImageFont.ImageFont) -> tuple[int, int]:
+    measure = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=font)
+    return measure[2] + 2, measure[3] + 2
+
+
+def _rotated_size(text: str, font: ImageFont.ImageFont) -> tuple[int, int]:
+    width, height = _text_size(text, font)
+    return Image.new("L", (width, height)).rotate(45, expand=True).size
+
+
 def _rotated_label(image: Image.Image, text: str, x: float, y: float, font: ImageFont.ImageFont) -> None:
     """``text`` written at 45 degrees, its end at (x, y), as under a bar."""
-    measure = ImageDraw.Draw(image).textbbox((0, 0), text, font=font)
-    width, height = measure[2] + 2, measure[3] + 2
+    width, height = _text_size(text, font)
     label = Image.new("L", (width, height), 0)
     ImageDraw.Draw(label).text((0, 0), text, fill=255, font=font)
     rotated = label.rotate(45, expand=True, resample=Image.Resampling.BICUBIC)
@@ -79,5 +95,5 @@ def histogram_png(title: str, histogram: Mapping[str, list], xlabel: str, intege
 
 
 def counts_png(title: str, counts: Mapping[str, int], xlabel: str, color: str = "#4C72B0") -> bytes:
-    labels = [str(k) for k in counts] or ["(none)"]
+    labels = [human(k) for k in counts] or ["(none)"]
     return bar_chart_png(title, labels, [int(counts[k]) for k in counts] or [0], xlabel, color)

@@ -14,20 +14,25 @@ from curation.report.sheets import _reason_card, _tile, cached_pixels
 LISTED = 200  # most duplicates / retrieved images listed one by one in report.json
 
 
-def retrieval_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Counts by decision and the duplicates and retrieved images one by one (``rows``: the manifests' rows)."""
+def retrieval_summary(rows: list[dict[str, Any]], min_score: float | None = None) -> dict[str, Any]:
+    """Counts by decision and the duplicates and retrieved images one by one (``rows``: the manifests' rows).
+    Retrieved images are judged by the looser re-check rules: those whose best face scores below ``min_score``
+    (``crops.min_score``, the first pass's rule) are counted and listed as such."""
     by_key = {row["key"]: row for row in rows}
     decided = [row for row in rows if row["decision"] is not None]
     decisions = Counter(row["decision"] for row in decided)
     kept = [row for row in decided if row["status"] == "kept"]
     duplicates = [row for row in decided if row["decision"] == "duplicate"]
     retrieved = [row for row in kept if row["decision"] == "retrieved"]
+    below = {row["key"] for row in retrieved if min_score is not None and (row["max_score"] or 0.0) < min_score}
     return {
         "kept_from_seeds": sum(row["decision"] == "seed" for row in kept),
         "kept_from_retrieval": len(retrieved),
         "samples_from_seeds": sum(row["n_kept_faces"] or 0 for row in kept if row["decision"] == "seed"),
         "samples_from_retrieval": sum(row["n_kept_faces"] or 0 for row in retrieved),
         "retrieved_but_rejected_by_recheck": {d: n for d, n in sorted(decisions.items()) if d.startswith("recheck_")},
+        "kept_below_min_score": len(below),
+        "min_score": min_score,
         "duplicates_removed": len(duplicates),
         "cluster_capped": decisions.get("cluster_cap", 0),
         "by_decision": dict(sorted(decisions.items())),
@@ -40,7 +45,8 @@ def retrieval_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         ],
         "retrieved": [
             {"key": row["key"], "source_id": row["source_id"], "seed_key": row["seed_key"],
-             "similarity": row["similarity"]}
+             "seed_source_id": by_key.get(row["seed_key"], {}).get("source_id"), "similarity": row["similarity"],
+             "max_score": row["max_score"], "below_min_score": row["key"] in below}
             for row in retrieved[:LISTED]
         ],
     }
@@ -54,7 +60,7 @@ def duplicate_pair_tiles(layout: RunLayout, rows: list[dict[str, Any]], limit: i
     pixels = cached_pixels(layout, [row for pair in pairs for row in pair])
     tiles = []
     for duplicate, original in pairs:
-        for row, label in ((duplicate, f"removed, cos {duplicate['similarity']:.2f}"), (original, "kept")):
+        for row, label in ((duplicate, f"removed, cosine {duplicate['similarity']:.2f}"), (original, "kept copy")):
             rgb = pixels.get((row["unit"], row["item"]))
             image = Image.fromarray(rgb) if rgb is not None else _reason_card(label, side)
             tiles.append(_tile(image, side, [label, row["source_id"] or row["key"]]))

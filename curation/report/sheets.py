@@ -15,8 +15,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from curation.pipeline.layout import RunLayout
 from curation.pipeline.unit_files import pixels_from_row
+from curation.report.labels import human
 
-LABEL_HEIGHT = 28
+LABEL_HEIGHT = 40  # three 12-pixel lines: the label, then the file name over up to two lines
 
 
 def _font(size: int = 11) -> ImageFont.ImageFont:
@@ -26,24 +27,66 @@ def _font(size: int = 11) -> ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def _tile(image: Image.Image, side: int, lines: list[str]) -> Image.Image:
+def _tile(image: Image.Image, side: int, lines: list[str], outline: tuple[int, int, int] | None = None) -> Image.Image:
+    """``image`` fitted into a square, under it three lines of text: ``lines[1]`` (a file name: its last path part,
+    over up to two lines, cut in the middle only when longer) after ``lines[0]`` (a label, wrapped into the lines
+    the name leaves); ``outline`` frames the tile."""
     tile = Image.new("RGB", (side, side + LABEL_HEIGHT), (250, 250, 250))
     image = image.copy()
     image.thumbnail((side, side))
     tile.paste(image, ((side - image.width) // 2, (side - image.height) // 2))
     draw = ImageDraw.Draw(tile)
     font = _font(10)
-    for n, line in enumerate(lines[:2]):
-        draw.text((3, side + 2 + 12 * n), _fit(draw, line, font, side - 6), fill=(30, 30, 30), font=font)
+    name = _wrap(draw, _last_part(lines[1]), font, side - 6, 2) if len(lines) > 1 else []
+    label = _wrap(draw, lines[0], font, side - 6, 3 - len(name)) if lines else []
+    for n, line in enumerate([*label, *name][:3]):
+        draw.text((3, side + 2 + 12 * n), line, fill=(30, 30, 30), font=font)
+    if outline is not None:
+        draw.rectangle((0, 0, tile.width - 1, tile.height - 1), outline=outline, width=3)
     return tile
 
 
-def _fit(draw: ImageDraw.ImageDraw, text: str, font: Any, width: int) -> str:
+def _last_part(path: str) -> str:
+    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or path
+
+
+def _cut_middle(draw: ImageDraw.ImageDraw, text: str, font: Any, width: int) -> str:
+    """``text``, or its start and its end around an ellipsis, to fit ``width`` pixels."""
     if draw.textlength(text, font=font) <= width:
         return text
-    while text and draw.textlength("…" + text, font=font) > width:
-        text = text[1:]
-    return "…" + text
+    head, tail = text[: len(text) // 2], text[len(text) // 2:]
+    while (head or tail) and draw.textlength(f"{head}…{tail}", font=font) > width:
+        if len(head) >= len(tail):
+            head = head[:-1]
+        else:
+            tail = tail[1:]
+    return f"{head}…{tail}"
+
+
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font: Any, width: int, lines: int) -> list[str]:
+    """``text`` broken into at most ``lines`` lines of ``width`` pixels; what does not fit is cut from its middle."""
+    if lines <= 1:
+        return [_cut_middle(draw, text, font, width)] if text else []
+    out: list[str] = []
+    rest = text
+    while rest and len(out) < lines - 1:
+        cut = len(rest)
+        while cut > 1 and draw.textlength(rest[:cut], font=font) > width:
+            cut -= 1
+        if cut < len(rest):  # break after a space, "_" or "-" when one falls in the line's second half
+            soft = max(rest.rfind(mark, 0, cut) for mark in " _-") + 1
+            cut = soft if soft > cut // 2 else cut
+        out.append(rest[:cut].rstrip(" "))
+        rest = rest[cut:]
+    if not rest:
+        return out
+    if draw.textlength(rest, font=font) <= width:
+        return out + [rest]
+    # Too long for the lines: keep the start on the first lines and the end (the file name's tail) on the last.
+    tail = rest
+    while tail and draw.textlength("…" + tail, font=font) > width:
+        tail = tail[1:]
+    return out + ["…" + tail]
 
 
 def grid(tiles: list[Image.Image], columns: int = 8) -> Image.Image:
@@ -60,7 +103,11 @@ def grid(tiles: list[Image.Image], columns: int = 8) -> Image.Image:
     return sheet
 
 
-def kept_tiles(layout: RunLayout, limit: int, side: int) -> list[Image.Image]:
+BELOW_MIN_SCORE = (240, 140, 0)  # frame of crops kept through retrieval with a face score below crops.min_score
+
+
+def kept_tiles(layout: RunLayout, limit: int, side: int, min_score: float | None = None) -> list[Image.Image]:
+    """The first ``limit`` crops in key order; those retrieved with a score below ``min_score`` are framed and say so."""
     tiles: list[Image.Image] = []
     for tar_path in sorted(layout.shards.glob("[0-9]*.tar")):
         if not tar_path.with_suffix(".done").exists():
@@ -72,7 +119,12 @@ def kept_tiles(layout: RunLayout, limit: int, side: int) -> list[Image.Image]:
                 image = Image.open(io.BytesIO(tar.extractfile(members[name]).read())).convert("RGB")
                 meta = json.loads(tar.extractfile(members[f"{key}.json"]).read())
                 _draw_face(image, meta["faces"][0])
-                tiles.append(_tile(image, side, [key, f"score {meta['faces'][0]['score']:.2f}"]))
+                score = meta["faces"][0]["score"]
+                retrieved = (meta.get("curation") or {}).get("reason") == "retrieved"
+                below = retrieved and min_score is not None and score < min_score
+                note = f"score {score:.2f}" + (f" < {min_score:g}, retrieved" if below else
+                                               ", retrieved" if retrieved else "")
+                tiles.append(_tile(image, side, [note, key], outline=BELOW_MIN_SCORE if below else None))
                 if len(tiles) >= limit:
                     return tiles
     return tiles
@@ -108,7 +160,7 @@ def rejected_tiles(layout: RunLayout, rows: list[dict[str, Any]], side: int) -> 
     for row in rows:
         rgb = pixels.get((row["unit"], row["item"]))
         image = Image.fromarray(rgb) if rgb is not None else _reason_card(row["reason"], side)
-        tiles.append(_tile(image, side, [row["reason"] or "", row["source_id"] or ""]))
+        tiles.append(_tile(image, side, [human(row["reason"] or "rejected"), row["source_id"] or ""]))
     return tiles
 
 
@@ -148,7 +200,7 @@ def _reason_card(reason: str | None, side: int) -> Image.Image:
     draw = ImageDraw.Draw(card)
     draw.line((0, 0, side, side), fill=(150, 150, 150), width=2)
     draw.line((0, side, side, 0), fill=(150, 150, 150), width=2)
-    draw.text((6, side // 2 - 8), reason or "rejected", fill=(255, 255, 255), font=_font(12))
+    draw.text((6, side // 2 - 8), human(reason or "rejected"), fill=(255, 255, 255), font=_font(12))
     return card
 
 

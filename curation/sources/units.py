@@ -93,7 +93,7 @@ def _plan_input(
     """Units of one input path; image files given directly are gathered in ``loose``."""
     if os.path.isdir(path):
         images, tars = walk_tree(path, config, exclude)
-        units = _chunks("directory", path, images, config.files_per_unit, display(path))
+        units = _chunks("directory", path, images, config.unit_size(len(images)), display(path))
         units += [_Pending("tar", display(os.path.join(path, t)), os.path.join(path, t)) for t in tars]
         if not units:
             log.warning("input folder %s holds no image files (%s) and no .tar shards", display(path),
@@ -148,7 +148,7 @@ def list_units(inputs: Sequence[str], config: SourceConfig, exclude: Sequence[st
             continue
         seen.add(real)
         pending += _plan_input(path, config, loose, skip)
-    pending += _chunks("directory", "", loose, config.files_per_unit, "files")
+    pending += _chunks("directory", "", loose, config.unit_size(len(loose)), "files")
     return [
         InputUnit(index=i, kind=u.kind, name=u.name, path=u.path, fingerprint=_fingerprint(u), members=u.members)
         for i, u in enumerate(pending)
