@@ -82,7 +82,7 @@ def executor_overrides(executor: str | None, ray_address: str | None) -> list[st
 def print_summary(console: object, result: object, out: Path) -> None:
     from rich.table import Table
 
-    from curation.types import DECODE_REASONS
+    from curation.types import DECODE_REASONS, VIDEO_REASONS
 
     table = Table(title="inputs by outcome", show_header=True, header_style="bold")
     table.add_column("status")
@@ -90,10 +90,12 @@ def print_summary(console: object, result: object, out: Path) -> None:
     table.add_column("inputs", justify="right")
     table.add_row("kept", "", str(result.kept))
     for reason, count in result.reasons.items():
-        kind = "decode" if reason in DECODE_REASONS else "selection"
+        kind = "decode" if reason in DECODE_REASONS + VIDEO_REASONS else "selection"
         table.add_row(f"rejected ({kind})", reason or "", str(count))
     table.add_row("[bold]total", "", f"[bold]{result.inputs}")
     console.print(table)
+    if getattr(result, "videos", 0):
+        console.print(f"{result.videos} video(s) read; each sampled frame is one input above (report: Videos)")
     console.print(
         f"{result.samples} face samples in {out / 'shards'}; manifest: {out / 'manifest'}; "
         f"report: {out / 'report' / 'index.html'}"
