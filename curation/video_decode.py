@@ -40,6 +40,8 @@ class VideoReader:
         self.description = ""
         self.size = (0, 0)
         self.seeks = 0  # seeks made (a figure for tests and benchmarks)
+        self.last_time: float | None = None  # time of the last frame decoded
+        self.selector_done = False
 
     @property
     def summary(self) -> VideoSummary:
@@ -63,12 +65,21 @@ class VideoReader:
                 return
             try:
                 yield from self._sample(container, stream)
+                self._note_early_end(stream, container)
             except av.error.FFmpegError as err:  # the demuxer gave up (cut file, damaged index)
                 ended = f"video stream ended early after {self.sampled} sampled frames: {_message(err)}"
                 if self.sampled == 0:
                     self._fail("corrupt_video", ended)
                 else:
                     self.detail = ended
+
+    def _note_early_end(self, stream: Any, container: Any) -> None:
+        """Say so when the frames stop well before the duration the header states (a cut file)."""
+        duration = _duration_s(container, stream)
+        rate = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
+        if duration is not None and self.last_time is not None and self.last_time < duration - 2.0 / rate \
+                and not self.selector_done:
+            self.detail = f"the stream ends at {self.last_time:.2f} s of the {duration:.2f} s its header states"
 
     def _fail(self, reason: str, detail: str) -> None:
         self.reason, self.detail = reason, detail
@@ -121,8 +132,9 @@ class VideoReader:
                     sought = False
                     if last is not None and time_s <= last + TIME_EPS:
                         seeking = False  # the seek went back to a keyframe already passed: decode in order
-                last = time_s
+                last = self.last_time = time_s
                 if selector.past_end(time_s):
+                    self.selector_done = True
                     return
                 if selector.take(time_s):
                     self.sampled += 1
@@ -130,6 +142,7 @@ class VideoReader:
                     break
             else:
                 return  # the stream ended
+        self.selector_done = True
 
     def _decoded(self, container: Any, stream: Any) -> Iterator[Any]:
         """Frames in presentation order; a packet that fails to decode is counted and skipped."""

@@ -35,12 +35,15 @@ def panned_frames(photo: np.ndarray, count: int, size: tuple[int, int] = (320, 2
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: int = 10, codec: str = "libx264",
-                pix_fmt: str = "yuv420p", options: dict[str, str] | None = None, audio: bool = False) -> Path:
-    """Write ``frames`` (RGB uint8, even sides) to ``path``; the container follows the file name's ending."""
+                pix_fmt: str = "yuv420p", options: dict[str, str] | None = None, audio: bool = False,
+                container_options: dict[str, str] | None = None) -> Path:
+    """Write ``frames`` (RGB uint8, even sides) to ``path``; the container follows the file name's ending.
+    ``options`` go to the encoder (e.g. ``{"g": "5"}``: a keyframe every 5 frames), ``container_options`` to the
+    muxer (e.g. ``{"movflags": "+faststart"}``: the mp4 index first)."""
     import av
 
     height, width = frames[0].shape[:2]
-    with av.open(str(path), mode="w") as container:
+    with av.open(str(path), mode="w", options=container_options or {}) as container:
         stream = container.add_stream(codec, rate=fps, options=options or {})
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         stream.time_base = Fraction(1, fps)
