@@ -66,6 +66,11 @@ class VideoReader:
             try:
                 yield from self._sample(container, stream)
                 self._note_early_end(stream, container)
+                if self.sampled == 0 and self.broken:
+                    self._fail("corrupt_video", f"none of the {self.broken} packets read decoded to a frame")
+            except (av.error.DecoderNotFoundError, av.error.PatchWelcomeError) as err:
+                self._fail("unsupported_codec", f"FFmpeg cannot decode this {stream.codec_context.name} stream: "
+                                                f"{_message(err)}")
             except av.error.FFmpegError as err:  # the demuxer gave up (cut file, damaged index)
                 ended = f"video stream ended early after {self.sampled} sampled frames: {_message(err)}"
                 if self.sampled == 0:
@@ -151,6 +156,8 @@ class VideoReader:
         for packet in container.demux(stream):
             try:
                 decoded = packet.decode()
+            except (av.error.DecoderNotFoundError, av.error.PatchWelcomeError):
+                raise  # the codec, not this packet: the whole video is unsupported
             except av.error.FFmpegError:
                 self.broken += 1
                 continue

@@ -179,3 +179,17 @@ def test_a_fifo_named_like_a_video_is_unreadable_not_a_hang(tmp_path):
     os.mkfifo(folder / "pipe.mp4")
     (item,) = expanded([folder])
     assert item.video is not None and item.error == "unreadable" and "regular file" in item.error_detail
+
+
+def test_a_stream_ffmpeg_cannot_decode_is_unsupported_codec(tmp_path, monkeypatch):
+    import av
+
+    path = write_panned_video(tmp_path / "clip.mp4", count=20, fps=10)
+
+    def no_decoder(self, container, stream):
+        raise av.error.DecoderNotFoundError(-1, "decoder not found")
+        yield  # a generator, like the real one
+
+    monkeypatch.setattr(VideoReader, "_decoded", no_decoder)
+    frames, reader = read(path)
+    assert frames == [] and reader.reason == "unsupported_codec" and "h264" in reader.detail
