@@ -19,7 +19,7 @@ FRAME_FORMAT = "VIDEO_FRAME"  # the decode cache's ``format`` of a frame
 
 def video_decode_record(ctx: Any, item: InputItem) -> Any:
     """The decode stage's record of a frame or of a video's own row."""
-    from curation.pipeline.stages import ItemRecord, fit_within
+    from curation.pipeline.stages import ItemRecord, fit_within  # here: stages imports this module
 
     if item.video is not None:
         if item.error is not None:

@@ -111,7 +111,9 @@ def video_section(summary: dict[str, Any], pictures: dict[str, bytes]) -> str:
     return f"""<h2>Videos</h2>
 <p>Each sampled frame is an input of its own (counted in the totals above); a video's own manifest row has status
 <code>video</code>, or <code>rejected</code> with the reason it gave no frames. Kept = kept after detection and
-dedup.{' The table lists the videos with the most frames.' if more else ''}</p>
+dedup. Dedup links near-duplicate pairs into groups and keeps one image per group, so the frames of a steady shot
+mostly end as duplicates of one kept frame; raise <code>retrieval.dedup.threshold</code> to keep more of them.
+{' The table lists the videos with the most frames.' if more else ''}</p>
 {_table("videos", totals)}
 <table><caption>per video</caption>{head}{body}</table>
 {strip}"""
