@@ -123,6 +123,7 @@ class VideoReader:
         base = float(stream.time_base) if stream.time_base else 0.0
         start = float(stream.start_time * stream.time_base) if stream.start_time is not None and base else 0.0
         seeking = base > 0
+        step = 1.0 / float(stream.average_rate or stream.guessed_rate or 25)  # for frames without a timestamp
         last: float | None = None
         frames = self._decoded(container, stream)
         while (target := selector.next_target()) is not None:
@@ -132,7 +133,7 @@ class VideoReader:
                 frames, sought = self._decoded(container, stream), True
                 self.seeks += 1
             for frame in frames:
-                time_s = _frame_time(frame, start, last)
+                time_s = _frame_time(frame, start, last, step)
                 if sought:
                     sought = False
                     if last is not None and time_s <= last + TIME_EPS:
@@ -172,10 +173,10 @@ def _duration_s(container: Any, stream: Any) -> float | None:
     return None
 
 
-def _frame_time(frame: Any, start: float, last: float | None) -> float:
+def _frame_time(frame: Any, start: float, last: float | None, step: float) -> float:
     if frame.time is not None:
         return float(frame.time) - start
-    return 0.0 if last is None else last  # no timestamp: treat it as shown with the previous frame
+    return 0.0 if last is None else last + step  # no timestamp: one frame duration after the previous frame
 
 
 def _message(err: Exception) -> str:

@@ -193,3 +193,25 @@ def test_a_stream_ffmpeg_cannot_decode_is_unsupported_codec(tmp_path, monkeypatc
     monkeypatch.setattr(VideoReader, "_decoded", no_decoder)
     frames, reader = read(path)
     assert frames == [] and reader.reason == "unsupported_codec" and "h264" in reader.detail
+
+
+def test_retrieval_recheck_says_not_cached_for_a_frame_instead_of_failing(tmp_path):
+    from curation.config import load_curate_config
+    from curation.pipeline.layout import RunLayout
+    from curation.pipeline.retrieval_step import PoolImage, Recheck
+    from curation.pipeline.unit_files import DECODE_SCHEMA, RowFileWriter
+
+    layout = RunLayout(tmp_path)
+    writer = RowFileWriter(layout.decode_cache(0), DECODE_SCHEMA, compression="none")
+    writer.add({"item": frame_item(0, 0), "status": "ok", "reason": None, "detail": "", "width": 320, "height": 240,
+                "format": "VIDEO_FRAME", "decoded_width": 320, "scale": 1.0, "det_width": 320, "det_height": 240,
+                "pixels": None})
+    writer.commit()
+    key = make_key(0, frame_item(0, 0))
+    facts = {key: PoolImage(0, frame_item(0, 0), False, 0.0, 320 * 240)}
+
+    def no_detector():
+        raise AssertionError("a frame without cached pixels must not reach the detector")
+
+    recheck = Recheck(layout, load_curate_config(), facts, no_detector)
+    assert recheck([key]) == ["not_cached"]
