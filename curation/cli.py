@@ -15,7 +15,7 @@ CURATE_HELP = """Curate face-dominant shards from raw image dumps: decode, detec
 
 Retrieval (embedding every image, 1.3-1.6x the time of the first pass alone) is on by default; retrieval.enabled=false runs the first pass alone.
 
-INPUT: folders (recursive), tar / WebDataset shards (img2dataset output too), parquet files, image files, brace lists (dir/{00000..00009}.tar) and '::' joins.
+INPUT: folders (recursive), tar / WebDataset shards (img2dataset output too), parquet files, image and video files (video.fps frames per second are sampled), brace lists (dir/{00000..00009}.tar) and '::' joins.
 
 KEY=VALUE words override config keys, e.g. detect.input_size=320 crops.size=256 sources.files_per_unit=500.
 

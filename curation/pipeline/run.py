@@ -72,7 +72,7 @@ def curate(
     layout = RunLayout(Path(out))
     units = list_units(list(inputs), config.sources, exclude=[str(out)])
     if not units:
-        raise UserError(f"inputs {' '.join(inputs)} hold no images; point pros curate at folders, tars or parquet files")
+        raise UserError(f"inputs {' '.join(inputs)} hold no images or videos; point pros curate at folders, tars or parquet files")
     plan, retrieval = plan_run(layout, config, units)
     if dry_run:
         cache = estimate_cache(plan, config, layout.out)
