@@ -215,3 +215,12 @@ def test_retrieval_recheck_says_not_cached_for_a_frame_instead_of_failing(tmp_pa
 
     recheck = Recheck(layout, load_curate_config(), facts, no_detector)
     assert recheck([key]) == ["not_cached"]
+
+
+def test_start_and_end_times_bound_the_frames_taken(tmp_path, monkeypatch):
+    path = write_panned_video(tmp_path / "gop5.mp4", count=100, fps=25, options={"g": "5"})
+    window, seeking = read(path, fps=1, start_s=1.5, end_s=3.6)
+    monkeypatch.setattr(video_decode, "SEEK_GAP_S", 1e9)
+    same, _ = read(path, fps=1, start_s=1.5, end_s=3.6)
+    assert [(i, t) for i, t, _ in window] == [(0, 1.52), (1, 2.52), (2, 3.52)]  # the first frame at or after each
+    assert seeking.seeks >= 1 and all(np.array_equal(a[2], b[2]) for a, b in zip(window, same))
