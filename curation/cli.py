@@ -15,7 +15,7 @@ CURATE_HELP = """Curate face-dominant shards from raw image dumps: decode, detec
 
 Retrieval (embedding every image, 1.3-1.6x the time of the first pass alone) is on by default; retrieval.enabled=false runs the first pass alone.
 
-INPUT: folders (recursive), tar / WebDataset shards (img2dataset output too), parquet files, image files, brace lists (dir/{00000..00009}.tar) and '::' joins.
+INPUT: folders (recursive), tar / WebDataset shards (img2dataset output too), parquet files, image and video files (video.fps frames per second are sampled), brace lists (dir/{00000..00009}.tar) and '::' joins.
 
 KEY=VALUE words override config keys, e.g. detect.input_size=320 crops.size=256 sources.files_per_unit=500 (default auto: from the folder's size).
 
@@ -90,7 +90,7 @@ def executor_overrides(executor: str | None, ray_address: str | None) -> list[st
 def print_summary(console: object, result: object, out: Path) -> None:
     from rich.table import Table
 
-    from curation.types import DECODE_REASONS
+    from curation.types import DECODE_REASONS, VIDEO_REASONS
 
     table = Table(title="inputs by outcome", show_header=True, header_style="bold")
     table.add_column("status")
@@ -98,10 +98,12 @@ def print_summary(console: object, result: object, out: Path) -> None:
     table.add_column("inputs", justify="right")
     table.add_row("kept", "", str(result.kept))
     for reason, count in result.reasons.items():
-        kind = "decode" if reason in DECODE_REASONS else "selection"
+        kind = "decode" if reason in DECODE_REASONS + VIDEO_REASONS else "selection"
         table.add_row(f"rejected ({kind})", reason or "", str(count))
     table.add_row("[bold]total", "", f"[bold]{result.inputs}")
     console.print(table)
+    if getattr(result, "videos", 0):
+        console.print(f"{result.videos} video(s) read; each sampled frame is one input above (report: Videos)")
     console.print(
         f"{result.samples} face samples in {out / 'shards'}; manifest: {out / 'manifest'}; "
         f"report: {out / 'report' / 'index.html'}"

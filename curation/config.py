@@ -16,6 +16,7 @@ from curation.decode_config import DecodeConfig
 from curation.detect.config import DetectorConfig
 from curation.pipeline.retrieval_config import RetrievalStageConfig
 from curation.sources.config import SourceConfig
+from curation.video_config import VideoConfig
 from pros.config import ConfigError, build_config
 
 
@@ -82,6 +83,7 @@ class CurateConfig:
     crops: CropConfig = field(default_factory=CropConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     retrieval: RetrievalStageConfig = field(default_factory=RetrievalStageConfig)
+    video: VideoConfig = field(default_factory=VideoConfig)
     workers: int | Literal["auto"] = "auto"
     executor: Literal["local", "ray"] = "local"
     ray: RayConfig = field(default_factory=RayConfig)

@@ -12,6 +12,8 @@ DECODE_REASONS = (
     "truncated", "corrupt", "not_an_image", "too_large", "too_small", "unsupported_format", "unreadable", "unsafe_path",
     "not_a_file",
 )
+# Reasons a whole video gives no frames (its own manifest row); see docs/curate_inputs.md.
+VIDEO_REASONS = ("corrupt_video", "no_video_stream", "unsupported_codec", "too_long")
 SELECTION_REASONS = ("no_face", "faces_below_threshold")
 
 
@@ -31,6 +33,30 @@ class InputItem:
     error: str | None = None
     error_detail: str = ""
     caption: str | None = None  # from an img2dataset ``.json``/``.txt`` member or a parquet caption column
+    open_path: str | None = None  # a video file left unread on disk: curation.sources.video streams it from here
+    frame: VideoFrame | None = None  # set on a frame sampled from a video (``data`` is None, the pixels are here)
+    video: VideoSummary | None = None  # set on a video's own row, which follows its frames
+
+
+@dataclass(frozen=True, eq=False)  # pixels: compared by identity
+class VideoFrame:
+    """One frame sampled from a video: which video, its position among the sampled frames, its time, its pixels."""
+
+    video: str  # the video's source_id
+    index: int  # 0, 1, ... in sampling order
+    time_s: float  # presentation time from the start of the video stream
+    rgb: np.ndarray  # (H, W, 3) uint8
+
+
+@dataclass(frozen=True)
+class VideoSummary:
+    """What reading one video gave; its manifest row carries these with the frame counts."""
+
+    frames_sampled: int
+    frames_broken: int  # packets or frames that failed to decode; the frames around them are kept
+    description: str  # e.g. "h264 640x360, 25.00 fps, 12.0 s"
+    width: int = 0
+    height: int = 0
 
 
 @dataclass(frozen=True)

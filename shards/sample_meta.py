@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 Box = tuple[float, float, float, float]
+# Fields left out of the json when None, so samples without a caption or a video read as they always did.
+OMITTED_WHEN_NONE = ("caption", "source_video", "source_frame", "source_time_s")
 Point = tuple[float, float]
 
 
@@ -36,9 +38,14 @@ class SampleMeta:
     face_area_ratio: float  # area of faces[0]'s box over the crop's area
     embedding_row: int | None = None
     curation: dict[str, Any] = field(default_factory=dict)  # e.g. {"reason": "seed"} or {"reason": "retrieved", ...}
+    caption: str | None = None  # the source's caption (img2dataset .txt / .json, a parquet caption column)
+    source_video: str | None = None  # a frame of a video: the video's source_id
+    source_frame: int | None = None  # ... the frame's index among the frames sampled from it
+    source_time_s: float | None = None  # ... and its time in seconds from the start of the video stream
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode()
+        fields = {k: v for k, v in asdict(self).items() if v is not None or k not in OMITTED_WHEN_NONE}
+        return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod
     def from_json(cls, data: bytes | str) -> "SampleMeta":
@@ -58,4 +65,5 @@ class SampleMeta:
             face_area_ratio=float(raw["face_area_ratio"]),
             embedding_row=raw.get("embedding_row"),
             curation=raw.get("curation", {}),
+            **{name: raw.get(name) for name in OMITTED_WHEN_NONE},
         )

@@ -1,4 +1,7 @@
-"""The per-unit manifest: one row for every input, kept or not, so counts balance: inputs = kept + rejected."""
+"""The per-unit manifest: one row for every input, kept or not, so counts balance: inputs = kept + rejected.
+
+A video adds its own row (status ``video`` when read) beside its frames' rows; inputs count images and frames.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from shards.keys import item_order
 from shards.writer import atomic_write
 
 MANIFEST_SCHEMA = pa.schema([
@@ -19,7 +23,7 @@ MANIFEST_SCHEMA = pa.schema([
     ("source_id", pa.string()),
     ("path", pa.string()),
     ("url", pa.string()),
-    ("status", pa.string()),  # "kept" or "rejected"
+    ("status", pa.string()),  # "kept" or "rejected"; "video" for a video that was read (its frames are rows too)
     ("reason", pa.string()),  # None when kept; a decode or selection reason otherwise
     ("detail", pa.string()),
     ("width", pa.int64()),  # original image size; None when it could not be decoded
@@ -34,13 +38,22 @@ MANIFEST_SCHEMA = pa.schema([
     ("seed_key", pa.string()),  # retrieved: the seed that retrieved it
     ("similarity", pa.float64()),  # retrieved: cosine to that seed; duplicate: cosine to the kept copy
     ("duplicate_of", pa.string()),  # duplicate: the key of the kept copy
+    ("caption", pa.string()),  # img2dataset .txt / .json caption, parquet caption column
+    # A frame sampled from a video: the video's source_id, the frame's index among the sampled ones, its time.
+    ("source_video", pa.string()),
+    ("source_frame", pa.int64()),
+    ("source_time_s", pa.float64()),
+    # A video's own row (status "video", or "rejected" with the reason it gave no frames): its frame counts.
+    ("frames_sampled", pa.int64()),
+    ("frames_kept", pa.int64()),
+    ("frames_broken", pa.int64()),  # packets that failed to decode; the frames around them were still sampled
 ])
 
 COLUMNS = tuple(MANIFEST_SCHEMA.names)
 
 
 def manifest_bytes(rows: Iterable[dict[str, Any]]) -> bytes:
-    table = pa.Table.from_pylist(sorted(rows, key=lambda r: r["item"]), schema=MANIFEST_SCHEMA)
+    table = pa.Table.from_pylist(sorted(rows, key=lambda r: item_order(r["item"])), schema=MANIFEST_SCHEMA)
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd")
     return buffer.getvalue()

@@ -134,6 +134,10 @@ class Recheck:
             wanted = {self.facts[k].item: k for k in unit_keys}
             table = pq.read_table(self.layout.decode_cache(unit), filters=[("item", "in", list(wanted))])
             rows = table.to_pylist()
+            for row in rows:  # video frames keep no pixels in the decode cache, so they cannot be re-checked
+                if row["pixels"] is None:
+                    verdicts[wanted[row["item"]]] = "not_cached"
+            rows = [row for row in rows if row["pixels"] is not None]
             batch = self.config.detect.batch_size
             for start in range(0, len(rows), batch):
                 chunk = rows[start : start + batch]

@@ -26,7 +26,7 @@ from curation.pipeline.manifest import read_manifests
 from curation.pipeline.planner import Plan
 from curation.pipeline.two_phase import RetrievalPlan, plan_run, run_phases
 from curation.pipeline.unit import UnitResult
-from curation.types import DECODE_REASONS
+from curation.types import DECODE_REASONS, VIDEO_REASONS
 from pros.errors import UserError, check_output_dir, resumable_writes
 from pros.run_info import write_run_info
 from shards import write_sizes
@@ -49,12 +49,13 @@ class CurateResult:
     rejected: int = 0
     samples: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    videos: int = 0  # videos read (their frames are counted in inputs); a video that gave no frames is an input
     cache_bytes: int = 0  # what the decode cache (OUT/work/decode) holds after the run
     pruned_bytes: int = 0  # what --prune-cache freed
 
     @property
     def decode_rejections(self) -> int:
-        return sum(n for reason, n in self.reasons.items() if reason in DECODE_REASONS)
+        return sum(n for reason, n in self.reasons.items() if reason in DECODE_REASONS + VIDEO_REASONS)
 
 
 def curate(
@@ -77,7 +78,7 @@ def curate(
     layout = RunLayout(Path(out))
     units = list_units(list(inputs), config.sources, exclude=[str(out)])
     if not units:
-        raise UserError(f"inputs {' '.join(inputs)} hold no images; point pros curate at folders, tars or parquet files")
+        raise UserError(f"inputs {' '.join(inputs)} hold no images or videos; point pros curate at folders, tars or parquet files")
     plan, retrieval = plan_run(layout, config, units)
     if dry_run:
         cache = estimate_cache(plan, config, layout.out)
@@ -186,9 +187,10 @@ def summarize(result: CurateResult, layout: RunLayout) -> CurateResult:
     table = read_manifests(layout.manifest, ["status", "reason", "n_kept_faces"])
     statuses = table.column("status").to_pylist()
     reasons = Counter(r for s, r in zip(statuses, table.column("reason").to_pylist()) if s == "rejected")
-    result.inputs = len(statuses)
     result.kept = statuses.count("kept")
     result.rejected = statuses.count("rejected")
+    result.inputs = result.kept + result.rejected
+    result.videos = statuses.count("video")
     result.samples = int(sum(n or 0 for n in table.column("n_kept_faces").to_pylist()))
     result.reasons = dict(reasons.most_common())
     return result
@@ -208,8 +210,10 @@ def estimate_items(plan: Plan, sources: Any) -> int | None:
 def unit_size(unit: Any, sources: Any) -> int | None:
     """The number of inputs of ``unit``, from a listing, parquet metadata or tar headers (no image is read)."""
     try:
-        if unit.kind == "directory":
-            return len(unit.members)
+        from curation.sources.video import is_video_name
+
+        if unit.kind == "directory":  # a video's frame count is known only once it is read
+            return None if any(map(is_video_name, unit.members)) else len(unit.members)
         if not os.path.isfile(unit.path):  # a FIFO or a device: never opened here (its item says not_a_file)
             return None
         if unit.kind == "parquet":
@@ -220,7 +224,8 @@ def unit_size(unit: Any, sources: Any) -> int | None:
             import tarfile
 
             with tarfile.open(unit.path, mode="r:") as tar:  # seeks from header to header
-                return sum(sources.is_image_name(m.name) for m in tar.getmembers())
+                members = [m.name for m in tar.getmembers()]
+                return None if any(map(is_video_name, members)) else sum(map(sources.is_image_name, members))
     except Exception:  # a damaged file: its size is unknown, the run itself reports it
         return None
     return None

@@ -33,6 +33,7 @@ from curation.types import (
     InputItem,
     Rejection,
 )
+from curation.pipeline.video_records import replayed_frame_pixels, video_decode_record
 
 
 @dataclass
@@ -107,11 +108,14 @@ class DecodeStage:
     outputs = ("work/decode/NNNNN.parquet",)
 
     def config_part(self, config: Any) -> Any:
-        return {"sources": config.sources, "decode": config.decode, "cache_side": config.detect.input_size}
+        return {"sources": config.sources, "decode": config.decode, "cache_side": config.detect.input_size,
+                "video": config.video}
 
     def decode(self, ctx: UnitContext, item: InputItem) -> ItemRecord:
         from curation.decode import decode_image
 
+        if item.frame is not None or item.video is not None:
+            return video_decode_record(ctx, item)
         if item.data is None:
             return ItemRecord(item, "rejected", item.error or "unreadable", item.error_detail)
         result = decode_image(item.data, ctx.config.decode, item.source_id)
@@ -145,21 +149,23 @@ class DecodeStage:
         columns = None if pixels else [name for name in DECODE_SCHEMA.names if name != "pixels"]
         rows = iter_rows(ctx.layout.decode_cache(ctx.unit.index), columns)
         for item, row in _zip_items(ctx, stream, rows, self.name):
-            yield ItemRecord(
+            record = ItemRecord(
                 item, row["status"], row["reason"], row["detail"] or "", row["width"], row["height"],
                 row["format"] or "", row["decoded_width"] or 0, row["scale"], pixels_from_row(row),
             )
+            yield replayed_frame_pixels(ctx, record) if pixels and item.frame is not None else record
 
 
 def _decode_row(record: ItemRecord) -> dict[str, Any]:
     pixels = record.det_rgb
+    cached = None if pixels is None or record.item.frame is not None else pixels.tobytes()  # frames: no pixels
     return {
         "item": record.item.item, "status": record.status, "reason": record.reason, "detail": record.detail,
         "width": record.width, "height": record.height, "format": record.format,
         "decoded_width": record.decoded_width, "scale": record.scale,
         "det_width": None if pixels is None else pixels.shape[1],
         "det_height": None if pixels is None else pixels.shape[0],
-        "pixels": None if pixels is None else pixels.tobytes(),
+        "pixels": cached,
     }
 
 

@@ -58,9 +58,10 @@ def unit_context(plan: UnitPlan, config: Any, layout: RunLayout, detector: Calla
 def decoded_stream(plan: UnitPlan, ctx: UnitContext) -> Iterator[Any]:
     """The unit's inputs decoded, or read back from the decode cache when decoding is committed."""
     from curation.sources import iter_items
+    from curation.sources.video import expand_videos
 
     decode = DecodeStage()
-    items = iter_items(plan.unit, ctx.config.sources)
+    items = expand_videos(iter_items(plan.unit, ctx.config.sources), ctx.config.video, ctx.config.decode)
     if decode.name in plan.todo:
         return decode.run(ctx, items)
     return decode.replay(ctx, items, pixels=bool({DetectStage.name, EmbedStage.name} & set(plan.todo)))

@@ -15,7 +15,15 @@ from typing import Any
 from curation.pipeline.manifest import write_manifest
 from curation.pipeline.stages import ItemRecord, UnitContext, commit
 from curation.pipeline.unit_files import faces_from_json
-from curation.types import DECODE_REASONS, DecodedImage, DetectedFace, Rejection
+from curation.pipeline.video_records import (
+    VIDEO_STATUS,
+    count_video_frames,
+    frame_image,
+    sample_source_fields,
+    source_columns,
+    video_manifest_row,
+)
+from curation.types import DECODE_REASONS, VIDEO_REASONS, DecodedImage, DetectedFace, Rejection
 from shards import Sample, make_key, write_shard
 
 
@@ -23,7 +31,7 @@ class CropWriteStage:
     """``decisions_digest``: the retrieval step's signature digest when retrieval is on (its decisions are an input)."""
 
     name = "write"
-    version = "1"
+    version = "2"  # 2: captions, video frames and video rows in the manifest and the sample json
     inputs = ("detect",)
     after = ("detect",)  # with retrieval on, the embeddings reach writing through the decisions digest
     outputs = ("shards/NNNNN.{tar,parquet,_stats.json,done}", "manifest/NNNNN.parquet")
@@ -46,11 +54,13 @@ class CropWriteStage:
             rows.append(row)
             record.decoded = None
             yield record
-        reasons = Counter(r["reason"] for r in rows if r["status"] == "rejected")
+        count_video_frames(rows)
+        items = [r for r in rows if r["status"] != VIDEO_STATUS]  # a read video's row is counted by its frames
+        reasons = Counter(r["reason"] for r in items if r["status"] == "rejected")
         stats = {
-            "inputs": len(rows),
-            "images_kept": sum(r["status"] == "kept" for r in rows),
-            "failed_to_decode": sum(n for reason, n in reasons.items() if reason in DECODE_REASONS),
+            "inputs": len(items),
+            "images_kept": sum(r["status"] == "kept" for r in items),
+            "failed_to_decode": sum(n for reason, n in reasons.items() if reason in DECODE_REASONS + VIDEO_REASONS),
             "status_dict": dict(sorted(reasons.items())),
         }
         index = ctx.unit.index
@@ -58,13 +68,16 @@ class CropWriteStage:
         manifest = ctx.layout.manifest_file(index)
         write_manifest(manifest, rows)
         outputs = [paths.tar, paths.parquet, paths.marker, manifest]
-        commit(ctx, self.name, outputs, {"inputs": len(rows), "samples": len(samples),
-                                         "kept": stats["images_kept"], "rejected": len(rows) - stats["images_kept"]})
+        commit(ctx, self.name, outputs, {"inputs": len(items), "samples": len(samples),
+                                         "kept": stats["images_kept"], "rejected": len(items) - stats["images_kept"],
+                                         "videos": len(rows) - len(items)})
 
     def finish(self, ctx: UnitContext, record: ItemRecord,
                decision: dict[str, Any] | None = None) -> tuple[list[Sample], dict[str, Any]]:
         """The samples of one input and its manifest row; ``decision`` is the retrieval step's, if it made one."""
         row = manifest_row(ctx.unit.index, record)
+        if record.item.video is not None:
+            return [], video_manifest_row(row, record)
         if record.status != "ok":
             return [], row
         crops = ctx.config.crops
@@ -106,6 +119,7 @@ class CropWriteStage:
             source_path=item.path, source_url=item.url, original_size=(record.width, record.height),
             scale=original_per_decoded,
         )
+        meta = replace(meta, **sample_source_fields(item))
         if decision is not None:
             meta = replace(meta, curation=curation_entry(decision))
         x0, y0, x1, y1 = face.box
@@ -115,6 +129,8 @@ class CropWriteStage:
             "face_width": round((x1 - x0) * original_per_decoded, 1),
             "face_height": round((y1 - y0) * original_per_decoded, 1),
             "face_area_ratio": meta.face_area_ratio, "n_faces": len(meta.faces), "crop_size": meta.crop_size,
+            "url": item.url, "caption": item.caption, "source_video": meta.source_video,
+            "source_frame": meta.source_frame, "source_time_s": meta.source_time_s,
         }
         return Sample(key=key, members={"jpg": jpeg, "json": meta.to_json()}, row=sample_row)
 
@@ -159,6 +175,8 @@ def to_decoded_pixels(faces: list[DetectedFace], scale: float) -> list[DetectedF
 def redecode(ctx: UnitContext, record: ItemRecord) -> DecodedImage | Rejection:
     from curation.decode import decode_image
 
+    if record.item.frame is not None:  # read again from the video with its unit
+        return frame_image(record.item)
     if record.item.data is None:
         return Rejection(record.item.error or "unreadable", record.item.error_detail)
     return decode_image(record.item.data, ctx.config.decode, record.item.source_id)
@@ -183,6 +201,6 @@ def manifest_row(unit: int, record: ItemRecord) -> dict[str, Any]:
         "reason": record.reason, "detail": record.detail or "",
         "width": record.width if decoded else None, "height": record.height if decoded else None,
         "n_faces": 0 if decoded else None, "n_kept_faces": 0, "max_score": None, "largest_face_area_ratio": None,
-        "decision": None, "seed_key": None, "similarity": None, "duplicate_of": None,
+        "decision": None, "seed_key": None, "similarity": None, "duplicate_of": None, **source_columns(item),
     }
 

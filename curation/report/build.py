@@ -21,6 +21,7 @@ from curation.report.sheets import (
     rejected_tiles,
 )
 from curation.report.summary import summarize_run
+from curation.report.videos import video_pictures, video_section
 from shards.writer import atomic_write
 
 
@@ -50,6 +51,7 @@ def write_report(layout: RunLayout, config: Any) -> dict[str, Any]:
         summary["retrieval"] = retrieval_summary(rows, config.crops.min_score)
         pairs = duplicate_pair_tiles(layout, rows, config.report.contact_sheet_rejected // 2, side)
         pictures["duplicates.png"] = png_bytes(grid(pairs))
+    pictures.update(video_pictures(layout, rows, summary["videos"], side))
     for name, data in pictures.items():
         atomic_write(directory / name, data)
     summary["pictures"] = sorted(pictures)
@@ -95,6 +97,7 @@ inputs = kept + rejected.</p>
 <h2>Rejected inputs</h2><p>Taken from every reason in turn; grey tiles could not be decoded.</p>
 {_img(pictures, "rejected_inputs.png", "rejected inputs")}
 {_retrieval_section(summary, pictures)}
+{video_section(summary, pictures)}
 </body></html>
 """
 

@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 
 from curation.pipeline.layout import RunLayout
 from curation.pipeline.manifest import read_manifests
-from curation.types import DECODE_REASONS, SELECTION_REASONS
+from curation.report.videos import video_counts
+from curation.types import DECODE_REASONS, SELECTION_REASONS, VIDEO_REASONS
 
 SCORE_BINS = [round(0.05 * i, 2) for i in range(21)]
 FACE_SIZE_BINS = [0, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 100000]
@@ -52,7 +53,8 @@ def _original_per_detector(cache: Path) -> dict[int, float]:
 
 
 def summarize_run(layout: RunLayout) -> dict[str, Any]:
-    manifest = read_manifests(layout.manifest).to_pylist()
+    rows = read_manifests(layout.manifest).to_pylist()
+    manifest = [row for row in rows if row["status"] != "video"]  # a read video is counted by its frames' rows
     statuses = Counter(row["status"] for row in manifest)
     reasons = Counter(row["reason"] for row in manifest if row["status"] == "rejected")
     faces_per_image = Counter(row["n_faces"] for row in manifest if row["n_faces"] is not None)
@@ -65,11 +67,12 @@ def summarize_run(layout: RunLayout) -> dict[str, Any]:
         "samples": samples,
         "by_status": dict(sorted(statuses.items())),
         "by_reason": dict(reasons.most_common()),
-        "decode_rejections": {r: n for r, n in reasons.most_common() if r in DECODE_REASONS},
+        "decode_rejections": {r: n for r, n in reasons.most_common() if r in DECODE_REASONS + VIDEO_REASONS},
         "selection_rejections": {r: n for r, n in reasons.most_common() if r in SELECTION_REASONS},
         "faces_per_image": {str(k): v for k, v in sorted(faces_per_image.items())},
         "faces_detected": len(scores),
         "face_score_histogram": histogram(scores, SCORE_BINS),
         "face_size_histogram": histogram(sizes, FACE_SIZE_BINS),
         "face_size_unit": "shorter side of the face box, in original-image pixels",
+        "videos": video_counts(rows),
     }

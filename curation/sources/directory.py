@@ -9,6 +9,7 @@ from typing import Iterator
 from curation.sources.config import SourceConfig
 from curation.sources.files import fingerprint, read_file, stat_signature
 from curation.sources.names import display, sort_key
+from curation.sources.video import is_video_name
 from curation.types import InputItem
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ def folder_identity(path: str) -> tuple[int, int] | None:
 def walk_tree(
     root: str, config: SourceConfig, exclude: frozenset[tuple[int, int]] = frozenset()
 ) -> tuple[list[str], list[str]]:
-    """(image files, tar files) under ``root`` as relative paths sorted by their bytes.
+    """(image and video files, tar files) under ``root`` as relative paths sorted by their bytes.
 
     Links to files are kept (a dangling one later reads as ``unreadable``); links to folders are not followed,
     so a link cycle cannot trap the walk. Folders that cannot be listed are logged and skipped, and folders in
@@ -43,7 +44,7 @@ def walk_tree(
             dirs[:] = [d for d in dirs if folder_identity(os.path.join(folder, d)) not in exclude]
         for name in files:
             rel = os.path.relpath(os.path.join(folder, name), root)
-            if config.is_image_name(name):
+            if config.is_image_name(name) or is_video_name(name):
                 images.append(rel)
             elif name.endswith(".tar"):
                 tars.append(rel)
@@ -62,6 +63,9 @@ def iter_files(unit_index: int, root: str, members: tuple[str, ...], config: Sou
     for item, rel in enumerate(members):
         path = os.path.join(root, rel) if root else rel
         shown = display(path)
+        if is_video_name(rel):  # streamed from disk by curation.sources.video, never read whole
+            yield InputItem(unit=unit_index, item=item, source_id=shown, path=shown, url=None, data=None, open_path=path)
+            continue
         result = read_file(path, config.max_bytes)
         yield InputItem(
             unit=unit_index, item=item, source_id=shown, path=shown, url=None,

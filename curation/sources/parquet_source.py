@@ -12,6 +12,7 @@ from curation.sources.config import FALLBACK_IMAGE_COLUMNS, SourceConfig
 from curation.sources.files import read_file
 from curation.sources.names import display
 from curation.sources.safe_read import regular_file_problem
+from curation.sources.video import is_video_name
 from curation.types import InputItem
 
 BATCH_ROWS = 256
@@ -82,6 +83,8 @@ def _row_item(unit: int, row: int, shown: str, folder: str, columns: ParquetColu
         return InputItem(**common, path=None, data=None, error="unreadable",
                          error_detail=f"row {row} has no image in column {columns.image!r}")
     path = cell if os.path.isabs(cell) else os.path.join(folder, cell)
+    if is_video_name(path):  # streamed from disk by curation.sources.video, never read whole
+        return InputItem(**common, path=display(path), data=None, open_path=path)
     result = read_file(path, config.max_bytes)
     return InputItem(**common, path=display(path), data=result.data, error=result.error, error_detail=result.detail)
 

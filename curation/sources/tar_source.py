@@ -16,6 +16,7 @@ from typing import Any, Iterator
 from curation.sources.config import SourceConfig
 from curation.sources.names import display, is_unsafe_member
 from curation.sources.safe_read import READ_CHUNK, NotRegularFile, open_regular
+from curation.sources.video import is_video_name
 from curation.types import InputItem
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
@@ -228,7 +229,7 @@ def _member_entry(stream: tarfile.TarFile, member: tarfile.TarInfo, config: Sour
     special = _special_member(member)
     if special is not None:
         return "image", (name, None, "not_a_file", special)
-    is_image = config.is_image_name(name)
+    is_image = config.is_image_name(name) or is_video_name(name)  # a video member is expanded into frames later
     ext = split_member(name)[1]
     if not member.isfile():
         return ("image", (name, None, "unsafe_path", "link member; links are not followed")) if is_image else None

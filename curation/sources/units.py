@@ -21,6 +21,7 @@ from curation.sources.names import display
 from curation.sources.parquet_source import iter_parquet, resolve_columns
 from curation.sources.safe_read import regular_file_problem
 from curation.sources.tar_source import TAR_SUFFIXES, iter_tar, sidecar_parquet
+from curation.sources.video import VIDEO_EXTENSIONS, is_video_name
 from curation.types import InputItem
 
 log = logging.getLogger(__name__)
@@ -111,12 +112,13 @@ def _plan_input(
         except Exception as err:  # damaged file: listed, and its one item says why
             log.warning("parquet input %s cannot be read (%s); it will be reported as unreadable", display(path), err)
         return [_Pending("parquet", display(path), path)]
-    if config.is_image_name(path):
+    if config.is_image_name(path) or is_video_name(path):
         loose.append(path)
         return []
     raise UserError(
-        f"input {display(path)} is not a folder, a tar shard (.tar), a parquet file (.parquet) or an image "
-        f"({', '.join(config.extensions)}); pass one of those, or add its ending to sources.extensions"
+        f"input {display(path)} is not a folder, a tar shard (.tar), a parquet file (.parquet), an image "
+        f"({', '.join(config.extensions)}) or a video ({', '.join(VIDEO_EXTENSIONS)}); pass one of those, or add "
+        f"its ending to sources.extensions"
     )
 
 
