@@ -178,7 +178,7 @@ def test_a_fifo_named_like_a_video_is_unreadable_not_a_hang(tmp_path):
     folder.mkdir()
     os.mkfifo(folder / "pipe.mp4")
     (item,) = expanded([folder])
-    assert item.video is not None and item.error == "unreadable" and "regular file" in item.error_detail
+    assert item.video is not None and item.error == "not_a_file" and "regular file" in item.error_detail
 
 
 def test_a_stream_ffmpeg_cannot_decode_is_unsupported_codec(tmp_path, monkeypatch):

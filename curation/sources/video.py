@@ -10,12 +10,11 @@ Keys: frame ``k`` of the video at position ``p`` of its unit is item ``shards.fr
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Iterator
 from dataclasses import replace
 
 from curation.decode_config import DecodeConfig
+from curation.sources.safe_read import regular_file_problem
 from curation.types import InputItem, VideoFrame, VideoSummary
 from curation.video_config import VideoConfig
 from shards.keys import frame_item
@@ -75,9 +74,7 @@ def _regular_file(path: str | None) -> str | tuple[str, str]:
     if path is None:
         return "unreadable", "no path to read the video from"
     try:
-        mode = os.stat(path).st_mode
+        problem = regular_file_problem(path)
     except OSError as err:
         return "unreadable", err.strerror or type(err).__name__
-    if not stat.S_ISREG(mode):
-        return "unreadable", "not a regular file (a FIFO, device or socket); videos are read from regular files only"
-    return path
+    return path if problem is None else ("not_a_file", problem)
