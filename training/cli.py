@@ -25,7 +25,7 @@ TRAIN_HELP = (
 def train_command(
     args: List[str] = typer.Argument(..., metavar="SHARDS... [KEY=VALUE]...", help="Shards, then config overrides."),
     out: Path = typer.Option(..., "--out", "-o", help="Run directory (checkpoints, metrics.jsonl, curves.png)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="YAML config file (only the keys that differ)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config file (only the keys that differ)."),
     preset: Optional[str] = typer.Option(None, "--preset", help="tiny-cpu, vit-s16, vit-b16 or dino."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after N steps (also the schedule length)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
