@@ -39,7 +39,8 @@ from training.distributed import (
     shutdown,
     wrap_for_training,
 )
-from training.metrics import MetricsWriter, Throughput, peak_memory_mb, progress_line, truncate_jsonl
+from training.collapse import loss_trend, run_verdict
+from training.metrics import MetricsWriter, Throughput, peak_memory_mb, progress_line, read_metrics, truncate_jsonl
 from training.optim import (
     RunLength,
     Schedules,
@@ -395,8 +396,18 @@ def finish(run: Run, write: bool) -> TrainResult:
         checkpoint(run)
     if run.env.is_main:
         plot_curves(run.run_dir)
+        log_verdict(run.run_dir)
     run.metrics.close()
     return TrainResult(
         run_dir=run.run_dir, step=run.step, total_steps=run.length.total_steps,
         skipped_steps=run.counters.skipped_steps, checkpoint=run.last_checkpoint,
     )
+
+
+def log_verdict(run_dir: Path) -> None:
+    """The collapse verdict (a warning when collapsing) and how the loss moved, at the end of every run."""
+    verdict = run_verdict(run_dir)
+    (log.warning if verdict.state == "collapsing" else log.info)("collapse verdict: %s", verdict.sentence)
+    trend = loss_trend(read_metrics(run_dir))
+    if trend:
+        log.info(trend)
