@@ -72,13 +72,9 @@ def export_command(
 
 
 def _setup_logging(verbose: bool) -> None:
-    import logging
-
     from pros.logs import setup_logging
 
-    setup_logging(verbose)
-    if int(os.environ.get("RANK", "0")) != 0:
-        logging.getLogger().setLevel(logging.WARNING)
+    setup_logging(verbose, quiet=int(os.environ.get("RANK", "0")) != 0)
 
 
 def register(app: typer.Typer) -> None:
