@@ -21,15 +21,38 @@ class _Below(logging.Filter):
         return record.levelno < self.level
 
 
+def _handler(stderr: bool) -> logging.Handler:
+    """Rich's aligned lines on a terminal; one plain, unwrapped line per record into files and pipes."""
+    from rich.console import Console
+
+    console = Console(stderr=stderr)
+    if console.is_terminal:
+        from rich.logging import RichHandler
+
+        return RichHandler(console=console, show_path=False, rich_tracebacks=False, markup=False)
+    handler = _ConsoleStream(console)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", datefmt="%H:%M:%S"))
+    return handler
+
+
+class _ConsoleStream(logging.StreamHandler):
+    """A stream handler that writes to the console's file as it is now (test runners swap sys.stdout)."""
+
+    def __init__(self, console: object) -> None:
+        super().__init__()
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = self.console.file  # type: ignore[attr-defined]
+        super().emit(record)
+
+
 def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
     """``quiet`` (e.g. torchrun ranks other than 0): our packages too log only warnings and errors."""
-    from rich.console import Console
-    from rich.logging import RichHandler
-
-    to_stdout = RichHandler(console=Console(), show_path=False, rich_tracebacks=False, markup=False)
+    to_stdout = _handler(stderr=False)
     to_stdout.addFilter(_Below(logging.WARNING))
-    to_stderr = RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False, markup=False,
-                            level=logging.WARNING)
+    to_stderr = _handler(stderr=True)
+    to_stderr.setLevel(logging.WARNING)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(message)s",

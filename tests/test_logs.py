@@ -69,3 +69,11 @@ def test_atomic_write_gives_the_umask_mode_even_over_a_leftover_tmp(tmp_path, um
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "00000.tar").stat().st_mode) == mode
     assert (tmp_path / "00000.tar").read_bytes() == b"data" and not leftover.exists()
+
+
+def test_lines_into_a_file_or_pipe_are_not_wrapped(capsys):
+    setup_logging()
+    message = "step 120/6250  loss 6.1234  " * 8
+    logging.getLogger("training.loop").info(message)
+    out, _ = capsys.readouterr()
+    assert len(out.strip().splitlines()) == 1 and message.strip() in out and " INFO " in out

@@ -103,3 +103,11 @@ def test_every_key_doctor_suggests_is_accepted(tmp_path, monkeypatch):
                                       "retrieval.embed.pretrained=/path/to/open_clip.pt"])
 def test_doctor_overrides_build_a_curate_config(override):
     assert build_config(CurateConfig, overrides=[override]) is not None
+
+
+def test_every_key_in_the_readme_and_docs_is_accepted():
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    wrong = [f"{page.relative_to(ROOT)}:{number}: {key}" for page in pages
+             for number, line in enumerate(page.read_text().splitlines(), 1)
+             for key in suggested_keys(line) if not accepted(key)]
+    assert not wrong, "keys in the docs that no config accepts:\n" + "\n".join(wrong)
