@@ -39,8 +39,9 @@ def training_section(out: Path, verdict: Verdict, trend: str) -> str:
     colour = "#b00" if verdict.state == "collapsing" else "#060"
     title, path = CURVES
     picture = f'<img src="{path}" alt="{html.escape(title)}">' if (out / path).exists() else ""
-    return (f'<h2>Training</h2><p style="color:{colour}"><b>{html.escape(verdict.headline)}</b>: '
-            f"{html.escape(verdict.sentence)}</p><p>{html.escape(trend)}</p><h3>{html.escape(title)}</h3>{picture}")
+    rest = verdict.sentence.removeprefix(verdict.headline)  # the sentence starts with the headline, shown in bold
+    return (f'<h2>Training</h2><p style="color:{colour}">Collapse verdict: <b>{html.escape(verdict.headline)}</b>'
+            f"{html.escape(rest)}</p><p>{html.escape(trend)}</p><h3>{html.escape(title)}</h3>{picture}")
 
 
 def write_page(out: Path, curation: dict[str, Any], probe: ProbeSummary, verdict: Verdict, trend: str) -> Path:
