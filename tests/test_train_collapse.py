@@ -23,9 +23,11 @@ def series(entropy, kl, used=40.0, std=0.08, loss=None, steps=10):
         return start + (end - start) * min(max((i - 2) / (steps - 5), 0.0), 1.0)
     records = []
     for i in range(steps):
-        record = {"step": 10 * (i + 1), "monitor/teacher_entropy": at(entropy, i), "monitor/kl_teacher_student": at(kl, i),
-                  "monitor/prototypes_used": at(used, i), "monitor/feature_std": at(std, i)}
-        record["train/loss"] = at(loss, i) if loss is not None else record["monitor/teacher_entropy"] + record["monitor/kl_teacher_student"]
+        record = {"step": 10 * (i + 1), "monitor/teacher_entropy": at(entropy, i),
+                  "monitor/kl_teacher_student": at(kl, i), "monitor/prototypes_used": at(used, i),
+                  "monitor/feature_std": at(std, i)}
+        matching = record["monitor/teacher_entropy"] + record["monitor/kl_teacher_student"]
+        record["train/loss"] = at(loss, i) if loss is not None else matching
         records.append(record)
     return records
 

@@ -61,14 +61,15 @@ def collapse_verdict(records: Sequence[dict[str, Any]], num_prototypes: int, fea
     entropy, kl, used = _tail_mean(records, ENTROPY), _tail_mean(records, KL), _tail_mean(records, USED)
     spread = _tail_mean(records, FEATURE_STD)
     if entropy is None or kl is None:
-        return Verdict("unknown", "", "", "unknown: no collapse monitors recorded yet (one record every run.log_every steps)")
+        return Verdict("unknown", "", "",
+                       "unknown: no collapse monitors recorded yet (one record every run.log_every steps)")
     where = (f"teacher entropy {entropy:.2f} nats of log K = {log_k:.2f} ({100 * entropy / log_k:.0f}%), "
              f"KL(teacher || student) {kl:.3f}")
     if entropy >= UNIFORM_ENTROPY_SHARE * log_k and kl <= NEAR_ZERO_KL_SHARE * log_k:
         return Verdict("collapsing", "uniform", "teacher_entropy + kl_teacher_student",
                        f"collapsing (uniform): {where}; the teacher spreads over all prototypes and the student "
-                       f"matches it without learning. Usual causes: too few distinct images for K prototypes (more data, "
-                       f"or fewer prototypes, e.g. model.num_prototypes=64) or a teacher not sharp enough (a lower "
+                       f"matches it without learning. Usual causes: too few distinct images for K prototypes "
+                       f"(more data, or fewer prototypes, e.g. model.num_prototypes=64) or a teacher not sharp enough (a lower "
                        f"loss.teacher_temp and loss.warmup_teacher_temp)")
     if entropy <= ONE_HOT_ENTROPY_SHARE * log_k and used is not None and used <= ONE_HOT_MAX_PROTOTYPES:
         return Verdict("collapsing", "one-hot", "teacher_entropy + prototypes_used",
@@ -101,7 +102,8 @@ def loss_trend(records: Sequence[dict[str, Any]]) -> str:
     if entropy_rise >= kl_rise:
         return (sentence + f": the teacher's entropy rose by {entropy_rise:.2f} (its distribution got flatter) and "
                 f"KL(teacher || student) changed by {kl_rise:+.2f}. The loss is H(teacher) + KL, so a rise driven by "
-                f"the entropy is not the student getting worse; the KL and the collapse verdict tell whether it learns.")
+                f"the entropy is not the student getting worse; the KL and the collapse verdict tell whether it "
+                f"learns.")
     return (sentence + f": KL(teacher || student) rose by {kl_rise:.2f}, so the student matches the teacher less "
             f"well than at the start (the teacher's entropy changed by {entropy_rise:+.2f}).")
 

@@ -30,10 +30,11 @@ def reference_lines(num_prototypes: int | None, feature_dim: int | None) -> dict
                                                  "monitor/prototypes_used": [(1.0, "1: one-hot collapse")],
                                                  "monitor/feature_std": [(0.0, "0: feature collapse")]}
     if num_prototypes:
-        lines["monitor/teacher_entropy"] = [(math.log(num_prototypes), f"log K = {math.log(num_prototypes):.2f}: uniform"),
-                                            (0.0, "0: one-hot")]
+        log_k = math.log(num_prototypes)
+        lines["monitor/teacher_entropy"] = [(log_k, f"log K = {log_k:.2f}: uniform"), (0.0, "0: one-hot")]
     if feature_dim:
-        lines["monitor/feature_std"].append((1 / math.sqrt(feature_dim), f"1/sqrt(D) = {1 / math.sqrt(feature_dim):.3f}"))
+        spread = 1 / math.sqrt(feature_dim)
+        lines["monitor/feature_std"].append((spread, f"1/sqrt(D) = {spread:.3f}: spread out"))
     return lines
 
 

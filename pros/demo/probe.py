@@ -57,7 +57,8 @@ def interpret(trained: float, baseline: float, floor: float, images: int) -> str
     else:
         verdict = f"ProS trained does not beat random init on this probe ({numbers})."
     if min(trained, baseline) <= floor + margin:
-        return verdict + f" At least one is at the floor of {floor:.1f}% (always the majority class): it learned nothing."
+        return verdict + (f" At least one is at the floor of {floor:.1f}% (always the majority class): "
+                          f"it learned nothing.")
     return verdict + (f" Both are well above the floor of {floor:.1f}% (always the majority class), so the probe "
                       f"works; random features of a ViT already separate faces from non-face patches this well.")
 
