@@ -83,7 +83,8 @@ def train_step(shards: Path, run: Path, steps: int, argv: list[str], say: Say) -
     _step(say, "2/4 train: ProS self-distillation, preset tiny-cpu", argv)
     result = train([str(shards)], run, load_train_config(None, "tiny-cpu", [f"run.max_steps={steps}"]),
                    command=shlex.join(argv))
-    say(f"   trained to step {result.step}; metrics {run / 'metrics.jsonl'}, curves {run / 'curves.png'}")
+    stopped = f" (stopped early by {result.stopped_by})" if result.stopped_by else ""
+    say(f"   trained to step {result.step}{stopped}; metrics {run / 'metrics.jsonl'}, curves {run / 'curves.png'}")
     say(f"   collapse verdict: {run_verdict(run).sentence}")
     trend = loss_trend(read_metrics(run))
     if trend:
