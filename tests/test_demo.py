@@ -17,7 +17,7 @@ def test_demo_runs_end_to_end_and_writes_one_report_page(tmp_path: Path) -> None
         assert (tmp_path / picture).is_file()
         assert picture in html
     table = (tmp_path / "eval" / "table.md").read_text()
-    assert "export" in table and "random_init" in table
+    assert "ProS trained" in table and "random init" in table
     output = "\n".join(lines)
     assert "$ pros curate" in output and "$ pros train" in output and "$ pros eval" in output
     # 6 face photos + 8 other photos, each with one altered copy, + 4 broken files; every input is accounted for.

@@ -108,7 +108,7 @@ def eval_step(export: Path, data: Path, out: Path, commands: dict[str, list[str]
     from pros.config import build_config, split_overrides
 
     documents, results = [], []
-    for name, weights in (("pros", ""), ("random_init", "random")):
+    for name, weights, label in (("pros", "", "ProS trained"), ("random_init", "random", "random init")):
         argv = commands[f"eval {name}"]
         _, overrides = split_overrides(argv)
         config = build_config(EvalConfig, {"benchmark": "imagefolder", "weights": weights}, overrides)
@@ -116,7 +116,9 @@ def eval_step(export: Path, data: Path, out: Path, commands: dict[str, list[str]
         _step(say, f"4/4 eval ({what}): linear probe, faces vs non-faces on lfw_subset", argv)
         run_eval(str(export), data, out / name, config, command=shlex.join(argv))
         results.append(out / name / "results.json")
-        documents.append((read_results(results[-1]), name))
+        document = read_results(results[-1])
+        document["backbone"] = {**document["backbone"], "spec": label}  # the demo's table names rows for what they are
+        documents.append((document, name))
     markdown, _ = write_tables(documents, out, with_references=False)
     say(f"   table {markdown}")
     return results
