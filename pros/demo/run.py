@@ -29,6 +29,7 @@ class DemoConfig:
 
 Say = Callable[[str], None]
 
+
 def demo_commands(out: Path, config: DemoConfig = DemoConfig()) -> dict[str, list[str]]:
     """The command of every step, as printed and as run; README's Quickstart shows them with ``out`` = DIR."""
     from downstream.config import LinearConfig
