@@ -124,3 +124,18 @@ def test_run_verdict_and_curves_read_the_run_directory(tmp_path):
 def test_run_verdict_without_a_config_names_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="config.yaml is missing"):
         run_verdict(tmp_path)
+
+
+@pytest.mark.timeout(300)
+def test_every_training_run_ends_with_the_verdict_in_the_log(tmp_path, caplog):
+    import logging
+
+    from train_helpers import shard_urls, tiny_config
+
+    from training.loop import train
+
+    urls = shard_urls(tmp_path / "shards", n_shards=1, per_shard=16)
+    with caplog.at_level(logging.INFO):
+        train(urls, tmp_path / "run", tiny_config("run.max_steps=2", "run.log_every=1"))
+    verdicts = [r.getMessage() for r in caplog.records if r.getMessage().startswith("collapse verdict: ")]
+    assert len(verdicts) == 1 and "teacher entropy" in verdicts[0] and "of log K = 4.16" in verdicts[0]  # K = 64
