@@ -69,8 +69,8 @@ def collapse_verdict(records: Sequence[dict[str, Any]], num_prototypes: int, fea
         return Verdict("collapsing", "uniform", "teacher_entropy + kl_teacher_student",
                        f"collapsing (uniform): {where}; the teacher spreads over all prototypes and the student "
                        f"matches it without learning. Usual causes: too few distinct images for K prototypes "
-                       f"(more data, or fewer prototypes, e.g. model.num_prototypes=64) or a teacher not sharp enough (a lower "
-                       f"loss.teacher_temp and loss.warmup_teacher_temp)")
+                       f"(more data, or fewer prototypes, e.g. model.num_prototypes=64) or a teacher not sharp "
+                       f"enough (a lower loss.teacher_temp and loss.warmup_teacher_temp)")
     if entropy <= ONE_HOT_ENTROPY_SHARE * log_k and used is not None and used <= ONE_HOT_MAX_PROTOTYPES:
         return Verdict("collapsing", "one-hot", "teacher_entropy + prototypes_used",
                        f"collapsing (one-hot): {where}, {used:.1f} prototype(s) win every sample; try "
