@@ -101,7 +101,10 @@ def load_backbone(spec: str, weights: str = "") -> Backbone:
         return load_open_clip(spec)
     path = Path(spec)
     if path.is_dir():
-        return load_export_dir(path)
+        if weights not in ("", "random"):
+            raise UserError(f"--weights {weights} is for a timm model name; the folder {spec} brings its own weights "
+                            f"(or pass --weights random for its architecture untrained)")
+        return load_export_dir(path, random_init=weights == "random")
     if path.exists() or "/" in spec:
         raise UserError(
             f"backbone {spec!r} is not a `pros export` folder; pass a folder holding {' and '.join(EXPORT_FILES)}, "
@@ -110,8 +113,9 @@ def load_backbone(spec: str, weights: str = "") -> Backbone:
     return load_timm(spec, weights)
 
 
-def load_export_dir(path: Path) -> Backbone:
-    """A ``pros export`` folder: ``model.safetensors`` + ``config.json`` (architecture, model_args, pretrained_cfg)."""
+def load_export_dir(path: Path, random_init: bool = False) -> Backbone:
+    """A ``pros export`` folder: ``model.safetensors`` + ``config.json`` (architecture, model_args, pretrained_cfg);
+    with ``random_init`` its architecture with seeded random weights, the untrained baseline beside it."""
     import timm
 
     missing = [name for name in EXPORT_FILES if not (path / name).is_file()]
@@ -124,12 +128,17 @@ def load_export_dir(path: Path) -> Backbone:
         raise UserError(f"{path / 'config.json'} is not a `pros export` config (needs 'architecture'): {err}") from err
     model_args = dict(config.get("model_args", {}))
     weights = path / "model.safetensors"
+    if random_init:
+        torch.manual_seed(0)
     model = timm.create_model(
-        architecture, pretrained=True, num_classes=0,
+        architecture, pretrained=not random_init, num_classes=0,
         pretrained_cfg_overlay=dict(file=str(weights), **_timm_cfg(config.get("pretrained_cfg", {}))),
         **model_args,
     )
     inputs = _input_spec(config.get("pretrained_cfg", {}), model)
+    if random_init:
+        fingerprint = _fingerprint("export-random", json.dumps(config, sort_keys=True))
+        return Backbone(model.eval(), "timm", f"{path} --weights random", fingerprint, inputs)
     fingerprint = _fingerprint("export", file_sha256(weights), json.dumps(config, sort_keys=True))
     return Backbone(model.eval(), "timm", str(path), fingerprint, inputs)
 

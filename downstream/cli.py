@@ -49,6 +49,7 @@ def eval_command(
     config: Optional[Path] = typer.Option(None, "--config", help="YAML preset of config keys."),
     table: bool = typer.Option(False, "--table", help="Merge the given results.json files into one table with "
                                "published references."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging, third-party libraries' too."),
 ) -> None:
     words = list(args or [])
     if table:
@@ -73,7 +74,7 @@ def eval_command(
     from pros.config import deep_merge, load_yaml
     from pros.logs import setup_logging
 
-    setup_logging()
+    setup_logging(verbose)
 
     preset = deep_merge(load_yaml(config) if config else {}, layer)
     from downstream.config import EvalConfig

@@ -12,8 +12,10 @@ import downstream.cli
 import shards.cli
 import training.cli
 from pros import __version__
+from pros.config_cli import app as config_app
 from pros.demo.cli import demo
 from pros.doctor import doctor
+from pros.help_format import use_readable_help
 
 app = typer.Typer(
     name="pros",
@@ -44,3 +46,5 @@ training.cli.register(app)
 downstream.cli.register(app)
 app.command(help="Run curate -> train -> export -> eval on real images from installed packages.")(demo)
 app.add_typer(shards.cli.app, name="shards", help="Check, summarize and look at shard directories.")
+app.add_typer(config_app, name="config", help="Print the resolved configuration of a command as YAML.")
+use_readable_help(app)

@@ -1,7 +1,7 @@
 """Layered configuration: frozen dataclass defaults -> YAML preset -> dotted ``key=value`` overrides.
 
 Every command owns a frozen dataclass (nested dataclasses for sections). A preset YAML holds only the
-differences from the defaults; command-line overrides such as ``model.depth=6`` are applied last.
+differences from the defaults; command-line overrides such as ``model.drop_path=0.2`` are applied last.
 Unknown keys and wrong types are errors that name the key, the valid choices and the expected type.
 """
 
@@ -48,7 +48,7 @@ def parse_overrides(overrides: Sequence[str]) -> dict[str, Any]:
     nested: dict[str, Any] = {}
     for item in overrides:
         if not is_override(item):
-            raise ConfigError(f"override {item!r} is not of the form key=value (e.g. model.depth=6)")
+            raise ConfigError(f"override {item!r} is not of the form key=value (e.g. model.drop_path=0.2)")
         key, raw = item.split("=", 1)
         try:
             value = yaml.safe_load(raw) if raw != "" else ""

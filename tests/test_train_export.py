@@ -71,3 +71,35 @@ def test_export_cli_and_its_errors(trained_run: Path, tmp_path: Path) -> None:
         export_run(tmp_path, tmp_path / "x")
     with pytest.raises(UserError, match="--format"):
         export_run(trained_run, tmp_path / "x", "pickle")
+
+
+def test_exported_files_and_checkpoints_follow_the_umask(trained_run: Path, tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from training.checkpoint import atomic_save
+
+    previous = os.umask(0o027)
+    try:
+        result = export_run(trained_run, tmp_path / "release", "safetensors")
+        atomic_save({"step": 1}, tmp_path / "ckpt" / "step.pt")
+    finally:
+        os.umask(previous)
+    for path in (*result.files, tmp_path / "ckpt" / "step.pt"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640, path  # safetensors alone would write 0600
+
+
+def test_an_export_folder_with_weights_random_is_its_architecture_untrained(trained_run: Path, tmp_path: Path) -> None:
+    from downstream.backbones import load_backbone
+
+    out = tmp_path / "release"
+    export_run(trained_run, out, "safetensors")
+    trained, untrained = load_backbone(str(out)), load_backbone(str(out), "random")
+    assert untrained.spec == f"{out} --weights random" and untrained.fingerprint != trained.fingerprint
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert trained(x)[0].shape == untrained(x)[0].shape
+        assert not torch.equal(trained(x)[0], untrained(x)[0])
+        assert torch.equal(untrained(x)[0], load_backbone(str(out), "random")(x)[0])  # seeded: the same baseline
+    with pytest.raises(UserError, match="brings its own weights"):
+        load_backbone(str(out), "weights.pth")

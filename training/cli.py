@@ -25,7 +25,7 @@ TRAIN_HELP = (
 def train_command(
     args: List[str] = typer.Argument(..., metavar="SHARDS... [KEY=VALUE]...", help="Shards, then config overrides."),
     out: Path = typer.Option(..., "--out", "-o", help="Run directory (checkpoints, metrics.jsonl, curves.png)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="YAML config file (only the keys that differ)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config file (only the keys that differ)."),
     preset: Optional[str] = typer.Option(None, "--preset", help="tiny-cpu, vit-s16, vit-b16 or dino."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after N steps (also the schedule length)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
@@ -72,13 +72,9 @@ def export_command(
 
 
 def _setup_logging(verbose: bool) -> None:
-    import logging
-
     from pros.logs import setup_logging
 
-    setup_logging(verbose)
-    if int(os.environ.get("RANK", "0")) != 0:
-        logging.getLogger().setLevel(logging.WARNING)
+    setup_logging(verbose, quiet=int(os.environ.get("RANK", "0")) != 0)
 
 
 def register(app: typer.Typer) -> None:

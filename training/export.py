@@ -25,6 +25,7 @@ from torch import nn
 
 from pros.config import build_config
 from pros.errors import UserError, check_output_dir
+from shards.writer import atomic_write
 from training.checkpoint import join_state, latest_checkpoint, load_checkpoint
 from training.config import TrainConfig
 from training.model.config import timm_kwargs, timm_name
@@ -113,11 +114,12 @@ def sample_batch(config: TrainConfig, batch: int = 2) -> torch.Tensor:
 
 
 def export_safetensors(backbone: nn.Module, config: TrainConfig, out_dir: Path) -> tuple[list[Path], float]:
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     weights = out_dir / "model.safetensors"
     state = {k: v.detach().contiguous() for k, v in backbone.state_dict().items()}
-    save_file(state, str(weights), metadata={"format": "pt"})
+    # through our atomic writer: safetensors' save_file creates the file with mode 0600, whatever the umask
+    atomic_write(weights, save(state, metadata={"format": "pt"}))
     x = sample_batch(config)
     with torch.no_grad():
         diff = float((load_exported(out_dir)(x) - backbone(x)).abs().max())
@@ -161,10 +163,10 @@ def export_run(run_dir: Path, out_dir: Path, fmt: str = "safetensors", checkpoin
     out_dir.mkdir(parents=True, exist_ok=True)
     meta = release_config(config, backbone)
     meta["source"] = {"run": str(run_dir.resolve()), "step": step}
-    (out_dir / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
+    atomic_write(out_dir / "config.json", (json.dumps(meta, indent=2) + "\n").encode())
     exporter = export_safetensors if fmt == "safetensors" else export_onnx
     with torch.no_grad():
         files, diff = exporter(backbone, config, out_dir)
-    log.info("exported the teacher of %s (step %d) to %s; max |difference| on reload %.2g",
-             run_dir, step, out_dir, diff)
+    log.debug("exported the teacher of %s (step %d) to %s; max |difference| on reload %.2g",  # the CLI reports it
+              run_dir, step, out_dir, diff)
     return ExportResult(out_dir=out_dir, files=(out_dir / "config.json", *files), step=step, max_abs_diff=diff)

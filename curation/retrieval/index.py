@@ -66,7 +66,7 @@ def plan_index(size: int, dim: int, config: IndexConfig) -> IndexPlan:
         return IndexPlan(kind, size, dim, nlist=nlist, nprobe=nprobe)
     pq_m = config.pq_m or max(1, dim // 8)
     if dim % pq_m:
-        raise UserError(f"index.pq_m={pq_m} must divide the embedding width {dim}; try {dim // 8} or {dim // 4}")
+        raise UserError(f"retrieval.index.pq_m={pq_m} must divide the embedding width {dim}; try {dim // 8} or {dim // 4}")
     return IndexPlan("ivf_pq", size, dim, nlist=nlist, nprobe=nprobe, pq_m=pq_m, pq_refine=config.pq_refine)
 
 

@@ -60,7 +60,7 @@ def text_seeds(embedder, prompts: Sequence[str], config: RetrievalConfig) -> See
     if not has_text_tower(embedder):
         raise UserError(
             f"text seeds need an embedder with a text tower, and {embedder.name} has none; "
-            "use embed.backend=open_clip or drop the prompts"
+            "use retrieval.embed.backend=open_clip or drop the prompts"
         )
     return SeedSet([f"text:{p}" for p in prompts], embedder.embed_texts(prompts), config.min_text_similarity)
 

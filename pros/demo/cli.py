@@ -15,12 +15,13 @@ def demo(
     train_steps: int = typer.Option(300, "--train-steps", help="ProS training steps (preset tiny-cpu)."),
     copies: int = typer.Option(4, "--copies", help="Copies (mirrored, cropped, rescaled) of each real photo in the dump."),
     eval_epochs: int = typer.Option(100, "--eval-epochs", help="Linear-probe epochs of the evaluation."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging, third-party libraries' too."),
 ) -> None:
     """Build a raw dump from real photos in installed packages, then curate -> train -> export -> eval, and write
     one report page. Each step prints the command that runs it on your own data."""
     from pros.demo.run import DemoConfig, run_demo
     from pros.logs import setup_logging
 
-    setup_logging()
+    setup_logging(verbose)
     check_output_dir(out, "DIR")
     run_demo(out, DemoConfig(copies_per_photo=copies, train_steps=train_steps, eval_epochs=eval_epochs), typer.echo)

@@ -1,33 +1,23 @@
-"""The demo's one report page: contact sheets, curation counts, training curves and the eval table."""
+"""The demo's one report page: contact sheets, curation counts, training curves with the collapse verdict, and the
+probe's table (ProS trained, random init, floor) with what it means."""
 
 from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pros.demo.probe import ProbeSummary
+    from training.collapse import Verdict
 
 PICTURES = (
     ("Kept face-centric crops (boxes and landmarks drawn)", "curated/report/kept_samples.png"),
     ("Rejected inputs and why", "curated/report/rejected_inputs.png"),
     ("Inputs by outcome", "curated/report/status_reasons.png"),
     ("Near-duplicates removed, each beside the copy kept", "curated/report/duplicates.png"),
-    ("Training curves: loss and collapse monitors", "train/curves.png"),
 )
-
-
-def markdown_table_to_html(markdown: str) -> str:
-    """A pipe table as an HTML table; other lines (notes) as paragraphs."""
-    rows, notes = [], []
-    for line in markdown.splitlines():
-        if line.startswith("|") and not set(line) <= set("|-: "):
-            rows.append([html.escape(cell.strip()) for cell in line.strip("|").split("|")])
-        elif line.strip() and not line.startswith("|"):
-            notes.append(f"<p>{html.escape(line)}</p>")
-    if not rows:
-        return "".join(notes)
-    head = "".join(f"<th>{cell}</th>" for cell in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows[1:])
-    return f"<table><tr>{head}</tr>{body}</table>" + "".join(notes)
+CURVES = ("Training curves: loss and collapse monitors (dashed: the values that mean collapse)", "train/curves.png")
 
 
 def _cell(value: Any) -> str:
@@ -36,7 +26,25 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def write_page(out: Path, curation: dict[str, Any], table: Path) -> Path:
+def probe_table(probe: ProbeSummary) -> str:
+    head = "<tr><th>backbone</th><th>accuracy (%)</th><th>mean class accuracy (%)</th><th>what it is</th></tr>"
+    body = "".join(
+        f"<tr><td>{html.escape(row.name)}</td><td>{row.accuracy:.2f}</td>"
+        f"<td>{'' if row.mean_class_accuracy is None else f'{row.mean_class_accuracy:.2f}'}</td>"
+        f"<td>{html.escape(row.detail)}</td></tr>" for row in probe.rows)
+    return f"<table>{head}{body}</table><p><b>{html.escape(probe.sentence)}</b></p>"
+
+
+def training_section(out: Path, verdict: Verdict, trend: str) -> str:
+    colour = "#b00" if verdict.state == "collapsing" else "#060"
+    title, path = CURVES
+    picture = f'<img src="{path}" alt="{html.escape(title)}">' if (out / path).exists() else ""
+    rest = verdict.sentence.removeprefix(verdict.headline)  # the sentence starts with the headline, shown in bold
+    return (f'<h2>Training</h2><p style="color:{colour}">Collapse verdict: <b>{html.escape(verdict.headline)}</b>'
+            f"{html.escape(rest)}</p><p>{html.escape(trend)}</p><h3>{html.escape(title)}</h3>{picture}")
+
+
+def write_page(out: Path, curation: dict[str, Any], probe: ProbeSummary, verdict: Verdict, trend: str) -> Path:
     counts = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_cell(v))}</td></tr>" for k, v in curation.items())
     figures = "".join(
         f'<h2>{html.escape(title)}</h2><img src="{path}" alt="{html.escape(title)}">'
@@ -49,10 +57,12 @@ table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;paddi
 </head><body><h1>pros demo</h1>
 <p>Real photos from installed packages, curated, used to pre-train a tiny ProS ViT, and evaluated by a linear probe
 that separates faces from non-faces on scikit-image's <code>lfw_subset</code> (a sanity check, not a published benchmark),
-beside the same architecture with random weights.</p>
+beside the same architecture with random weights and the floor of always answering the majority class.</p>
+<h2>Evaluation: linear probe, faces vs non-faces</h2>{probe_table(probe)}
+<p>Full table: <a href="eval/table.md">eval/table.md</a></p>
+{training_section(out, verdict, trend)}
 <h2>Curation</h2><table>{counts}</table>
 <p>Full curation report: <a href="curated/report/index.html">curated/report/index.html</a></p>
-<h2>Evaluation</h2>{markdown_table_to_html(table.read_text())}
 {figures}
 </body></html>
 """

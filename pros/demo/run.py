@@ -14,6 +14,7 @@ from typing import Any, Callable
 from pros.demo.dump import build_dump
 from pros.demo.lfw_proxy import write_lfw_proxy
 from pros.demo.page import write_page
+from pros.demo.probe import probe_summary
 
 
 @dataclass(frozen=True)
@@ -29,17 +30,37 @@ class DemoConfig:
 Say = Callable[[str], None]
 
 
+def demo_commands(out: Path, config: DemoConfig = DemoConfig()) -> dict[str, list[str]]:
+    """The command of every step, as printed and as run; README's Quickstart shows them with ``out`` = DIR."""
+    from downstream.config import LinearConfig
+
+    eval_overrides = [f"features.cache_dir={out / 'eval' / 'feature_cache'}"]  # the demo keeps everything in DIR
+    if config.eval_epochs != LinearConfig().epochs:
+        eval_overrides.insert(0, f"linear.epochs={config.eval_epochs}")
+    probe = ["--benchmark", "imagefolder", "--data-root", str(out / "lfw_subset")]
+    return {
+        "curate": ["pros", "curate", str(out / "dump"), "--out", str(out / "curated")],
+        "train": ["pros", "train", str(out / "curated" / "shards"), "--out", str(out / "train"), "--preset",
+                  "tiny-cpu", "--max-steps", str(config.train_steps)],
+        "export": ["pros", "export", str(out / "train"), "--out", str(out / "export")],
+        "eval pros": ["pros", "eval", str(out / "export"), *probe, "--out", str(out / "eval" / "pros"),
+                      *eval_overrides],
+        "eval random_init": ["pros", "eval", str(out / "export"), "--weights", "random", *probe, "--out",
+                             str(out / "eval" / "random_init"), *eval_overrides],
+    }
+
+
 def _step(say: Say, title: str, argv: list[str]) -> None:
     say(f"\n== {title}\n   $ {shlex.join(argv)}")
 
 
-def curate_step(dump: Path, out: Path, say: Say) -> dict[str, Any]:
+def curate_step(dump: Path, out: Path, argv: list[str], say: Say) -> dict[str, Any]:
     from curation.config import load_curate_config
     from curation.pipeline.run import curate
 
     _step(say, "1/4 curate: decode, detect faces, embed, retrieve and re-check, remove near-duplicates, cut "
-               "face-centric crops, write shards", ["pros", "curate", str(dump), "--out", str(out)])
-    result = curate([str(dump)], out, load_curate_config(None, []), command=f"pros curate {dump} --out {out}")
+               "face-centric crops, write shards", argv)
+    result = curate([str(dump)], out, load_curate_config(None, []), command=shlex.join(argv))
     say(f"   {result.inputs} inputs: {result.kept} kept ({result.samples} face crops), {result.rejected} rejected "
         f"{dict(sorted(result.reasons.items()))}; shards in {out / 'shards'}, report {out / 'report' / 'index.html'}")
     counts = {"inputs": result.inputs, "kept": result.kept, "rejected": result.rejected, "samples": result.samples,
@@ -54,74 +75,72 @@ def curate_step(dump: Path, out: Path, say: Say) -> dict[str, Any]:
     return counts
 
 
-def train_step(shards: Path, run: Path, steps: int, say: Say) -> None:
+def train_step(shards: Path, run: Path, steps: int, argv: list[str], say: Say) -> None:
+    from training.collapse import loss_trend, run_verdict
     from training.config import load_train_config
     from training.loop import train
+    from training.metrics import read_metrics
 
-    argv = ["pros", "train", str(shards), "--out", str(run), "--preset", "tiny-cpu", "--max-steps", str(steps)]
     _step(say, "2/4 train: ProS self-distillation, preset tiny-cpu", argv)
     result = train([str(shards)], run, load_train_config(None, "tiny-cpu", [f"run.max_steps={steps}"]),
                    command=shlex.join(argv))
-    say(f"   trained to step {result.step}; metrics {run / 'metrics.jsonl'}, curves {run / 'curves.png'}")
+    stopped = f" (stopped early by {result.stopped_by})" if result.stopped_by else ""
+    say(f"   trained to step {result.step}{stopped}; metrics {run / 'metrics.jsonl'}, curves {run / 'curves.png'}")
+    say(f"   collapse verdict: {run_verdict(run).sentence}")
+    trend = loss_trend(read_metrics(run))
+    if trend:
+        say(f"   {trend}")
 
 
-def export_step(run: Path, out: Path, say: Say) -> None:
+def export_step(run: Path, out: Path, argv: list[str], say: Say) -> None:
     from training.export import export_run
 
-    _step(say, "3/4 export: the teacher backbone as timm-loadable safetensors", ["pros", "export", str(run), "--out", str(out)])
+    _step(say, "3/4 export: the teacher backbone as timm-loadable safetensors", argv)
     result = export_run(run, out)
     say(f"   exported step {result.step} to {out}")
 
 
-def random_init_copy(export: Path, out: Path) -> Path:
-    """The same architecture as ``export`` with random weights: the baseline beside ours."""
-    import shutil
-
-    import timm
-    import torch
-    from safetensors.torch import save_file
-
-    config = json.loads((export / "config.json").read_text())
-    torch.manual_seed(0)
-    model = timm.create_model(config["architecture"], pretrained=False, num_classes=0, **config["model_args"])
-    out.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out / "model.safetensors"))
-    shutil.copy(export / "config.json", out / "config.json")
-    return out
-
-
-def eval_step(export: Path, data: Path, out: Path, epochs: int, say: Say) -> Path:
+def eval_step(export: Path, data: Path, out: Path, commands: dict[str, list[str]], say: Say) -> list[Path]:
+    """The linear probe on the trained backbone and on its architecture with random weights (``--weights random``)."""
     from downstream.config import EvalConfig
     from downstream.evaluate import run_eval
     from downstream.results import read_results
     from downstream.tables import write_tables
-    from pros.config import build_config
+    from pros.config import build_config, split_overrides
 
-    baseline = random_init_copy(export, out / "random_init")
-    config = build_config(EvalConfig, {"benchmark": "imagefolder", "linear": {"epochs": epochs},
-                                       "features": {"cache_dir": str(out / "feature_cache")}})
-    documents = []
-    for name, backbone in (("pros", export), ("random_init", baseline)):
-        argv = ["pros", "eval", str(backbone), "--benchmark", "imagefolder", "--data-root", str(data),
-                "--out", str(out / name), f"linear.epochs={epochs}", f"features.cache_dir={out / 'feature_cache'}"]
-        _step(say, f"4/4 eval ({name}): linear probe, faces vs non-faces on lfw_subset", argv)
-        run_eval(str(backbone), data, out / name, config, command=shlex.join(argv))
-        documents.append((read_results(out / name / "results.json"), name))
+    documents, results = [], []
+    for name, weights, label in (("pros", "", "ProS trained"), ("random_init", "random", "random init")):
+        argv = commands[f"eval {name}"]
+        _, overrides = split_overrides(argv)
+        config = build_config(EvalConfig, {"benchmark": "imagefolder", "weights": weights}, overrides)
+        what = "ProS trained" if name == "pros" else "random init, same architecture"
+        _step(say, f"4/4 eval ({what}): linear probe, faces vs non-faces on lfw_subset", argv)
+        run_eval(str(export), data, out / name, config, command=shlex.join(argv))
+        results.append(out / name / "results.json")
+        document = read_results(results[-1])
+        document["backbone"] = {**document["backbone"], "spec": label}  # the demo's table names rows for what they are
+        documents.append((document, name))
     markdown, _ = write_tables(documents, out, with_references=False)
     say(f"   table {markdown}")
-    return markdown
+    return results
 
 
 def run_demo(out: Path, config: DemoConfig = DemoConfig(), say: Say = print) -> Path:
     """Run the whole demo into ``out`` and return the report page."""
+    from training.collapse import loss_trend, run_verdict
+    from training.metrics import read_metrics
+
     out.mkdir(parents=True, exist_ok=True)
     dump = build_dump(out / "dump", config.copies_per_photo, config.seed)
     say(f"raw dump {dump.directory}: {dump.faces} photos with faces, {dump.non_faces} without, {dump.broken} broken files")
-    curation = curate_step(dump.directory, out / "curated", say)
-    train_step(out / "curated" / "shards", out / "train", config.train_steps, say)
-    export_step(out / "train", out / "export", say)
+    commands = demo_commands(out, config)
+    curation = curate_step(dump.directory, out / "curated", commands["curate"], say)
+    train_step(out / "curated" / "shards", out / "train", config.train_steps, commands["train"], say)
+    export_step(out / "train", out / "export", commands["export"], say)
     lfw = write_lfw_proxy(out / "lfw_subset", config.seed)
-    table = eval_step(out / "export", lfw, out / "eval", config.eval_epochs, say)
-    page = write_page(out, curation, table)
+    trained, baseline = eval_step(out / "export", lfw, out / "eval", commands, say)
+    probe = probe_summary(trained, baseline, lfw / "test")
+    say(f"   {probe.sentence}")
+    page = write_page(out, curation, probe, run_verdict(out / "train"), loss_trend(read_metrics(out / "train")))
     say(f"\nreport: {page}")
     return page
