@@ -262,15 +262,27 @@ def test_disk_full_while_writing_sizes_or_report_says_a_rerun_resumes(tmp_path: 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
 @pytest.mark.timeout(60)
-def test_a_real_full_device_under_sizes_json_gives_the_message(tmp_path: Path) -> None:
+def test_a_full_disk_under_sizes_json_gives_the_message(tmp_path: Path, monkeypatch) -> None:
+    import errno
+
+    import shards.writer
+
     photo(320, 240, [(40, 30, 80)], seed=0).save(tmp_path / "face.png")
     out = tmp_path / "out"
     curate([str(tmp_path / "face.png")], out, pipeline_config(), detector_factory=green_factory)
     (out / "report" / "report.json").unlink()  # so the rerun gets as far as writing sizes.json again
-    os.symlink("/dev/full", out / "shards" / "sizes.json.tmp")  # every write there fails with ENOSPC
+    real_write = shards.writer.atomic_write
+
+    def full_disk(path: Path, data: bytes) -> None:
+        if path.name == "sizes.json":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path) + ".tmp")
+        real_write(path, data)
+
+    # The atomic writer removes a leftover .tmp before writing, so a /dev/full link in its place no longer works.
+    monkeypatch.setattr(shards.writer, "atomic_write", full_disk)
     with pytest.raises(UserError, match=r"sizes\.json(\.tmp)? \(No space left on device\).*it resumes"):
         curate([str(tmp_path / "face.png")], out, pipeline_config(), detector_factory=green_factory)
-    (out / "shards" / "sizes.json.tmp").unlink()
+    monkeypatch.setattr(shards.writer, "atomic_write", real_write)
     result = curate([str(tmp_path / "face.png")], out, pipeline_config(), detector_factory=green_factory)
     assert result.inputs == 1 and (out / "shards" / "sizes.json").is_file()
 
