@@ -1,5 +1,6 @@
 """The training stream: shards -> raw samples (resampled, split by node and worker, shuffled as bytes) -> multi-crop
-views. A sample that fails to decode or augment is skipped and counted, never fatal.
+views as uint8 tensors (``training.data.batch`` makes them float once per batch). A sample that fails to decode or
+augment is skipped and counted, never fatal.
 
 Data position on resume: the stream of a run segment is seeded by (seed, start step), so a resumed run continues
 with a fresh, deterministic stream rather than replaying the one the first segment already consumed. (Resampled
@@ -17,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import cv2
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, IterableDataset
@@ -28,12 +30,12 @@ from training.data.transforms import MultiCrop, Point
 
 log = logging.getLogger(__name__)
 
-Item = tuple[list[torch.Tensor], str, int]  # views, sample key, samples skipped just before this one
+Item = tuple[list[torch.Tensor], str, int]  # uint8 views, sample key, samples skipped just before this one
 
 
-def decode_image(raw: RawSample) -> Image.Image:
-    with Image.open(io.BytesIO(raw["jpg"])) as image:
-        return image.convert("RGB")
+def open_image(raw: RawSample) -> Image.Image:
+    """The sample's image with only its header read: ``MultiCrop`` picks the JPEG draft scale before decoding."""
+    return Image.open(io.BytesIO(raw["jpg"]))
 
 
 def face_points(raw: RawSample, image: Image.Image) -> list[Point]:
@@ -72,9 +74,9 @@ class MultiCropStream(IterableDataset):
         corrupt = 0
         for raw in reader:
             try:
-                image = decode_image(raw)
+                image = open_image(raw)
                 keep = face_points(raw, image) if self.config.face_aware else []
-                views = self.multicrop(rng, image, keep)
+                views = self.multicrop.uint8_views(rng, image, keep)
             except Exception as err:  # a bad sample costs one sample, never the run
                 corrupt += 1
                 log.warning("skipping corrupt sample %s in %s: %s", raw.get("__key__"), raw.get("__url__"), err)
@@ -104,6 +106,7 @@ def _leave_signals_to_the_trainer(worker_id: int) -> None:
     themselves if it dies)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    cv2.setNumThreads(1)  # one worker, one core: OpenCV's own pool would compete with the other workers
 
 
 def split_views(views: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
