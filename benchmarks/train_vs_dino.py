@@ -16,7 +16,8 @@ machine hits both alike; the figures are medians over rounds of each round's rat
     resize) and the batched augmentation where the device is this CPU.
 (b) model step alone (forward, backward, optimizer, teacher EMA) on fixed random views: DINO's
     VisionTransformer + DINOHead + DINOLoss against ``ProSTask`` with the ``dino`` loss (EMA prototypes) and with
-    ProS defaults (shared prototypes), images/s.
+    ProS defaults (shared prototypes), images/s; and ProS defaults with timm's explicit attention instead of its
+    fused ``scaled_dot_product_attention`` (DINO's attention is explicit), to show what the attention kernel costs.
 """
 
 from __future__ import annotations
@@ -165,11 +166,14 @@ def data_benchmark(dino, shards: Path, folder: Path, shape: str, rounds: int, n_
 class ProsStep:
     """The loop's step without its bookkeeping: forward, finite check, backward, clip, AdamW, teacher EMA."""
 
-    def __init__(self, config: TrainConfig, precision: str) -> None:
+    def __init__(self, config: TrainConfig, precision: str, fused_attention: bool = True) -> None:
         torch.manual_seed(0)
         self.config = config
         self.precision = precision
         self.task = ProSTask(config.model, config.loss).train()
+        for module in self.task.modules():
+            if hasattr(module, "fused_attn"):  # timm's Attention: False computes softmax(q k^T) v explicitly
+                module.fused_attn = fused_attention
         self.optimizer = torch.optim.AdamW(self.task.parameter_groups(config.optim.weight_decay), lr=1e-5)
         self.params = [p for group in self.optimizer.param_groups for p in group["params"]]
 
@@ -204,6 +208,7 @@ def model_benchmark(dino, shape: str, batch: int, precision: str, rounds: int, s
         "dino": DinoStep(dino, base, precision),
         "pros dino loss": ProsStep(dino_loss, precision),
         "pros defaults": ProsStep(base, precision),
+        "pros defaults, timm fused_attn=False (not pros's default)": ProsStep(base, precision, fused_attention=False),
     }
     views = fixed_views(base)
     for step in steppers.values():

@@ -89,6 +89,11 @@ class MultiCropStream(IterableDataset):
 
 def make_loader(stream: MultiCropStream, config: DataConfig, pin_memory: bool) -> DataLoader:
     workers = config.num_workers
+    if workers > 0:
+        # Forked workers inherit OpenCV's thread pool: with the pool live at fork time a worker's first OpenCV call
+        # deadlocked (seen in the tests). One OpenCV thread in this process before forking leaves no pool to
+        # inherit, and gives each worker one core.
+        cv2.setNumThreads(1)
     return DataLoader(
         stream,
         batch_size=config.batch_size,
@@ -106,7 +111,6 @@ def _leave_signals_to_the_trainer(worker_id: int) -> None:
     themselves if it dies)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    cv2.setNumThreads(1)  # one worker, one core: OpenCV's own pool would compete with the other workers
 
 
 def split_views(views: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
