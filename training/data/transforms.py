@@ -128,7 +128,8 @@ def decode_for_views(image: Image.Image, boxes: Sequence[CropBox], sizes: Sequen
     """``image`` as RGB, decoded at the smallest JPEG draft scale that keeps every view a downsampling."""
     scale = draft_scale(boxes, sizes)
     if scale > 1 and image.format == "JPEG":
-        image.draft("RGB", (math.ceil(image.width / scale), math.ceil(image.height / scale)))
+        # PIL picks the largest DCT scale whose result is still >= the size asked for: floor division asks for s.
+        image.draft("RGB", (max(1, image.width // scale), max(1, image.height // scale)))
     return image.convert("RGB")
 
 
