@@ -277,9 +277,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="train_vs_dino_") as temporary:
         work = args.work or Path(temporary)
         work.mkdir(parents=True, exist_ok=True)
-        shards = args.shards or curated_shards(work)
         rows = []
         if "data" in args.parts:
+            shards = args.shards or curated_shards(work)
             torch.set_num_threads(1)
             cv2.setNumThreads(1)
             folder = work / "jpegs"

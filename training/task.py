@@ -6,12 +6,10 @@ The training loop only needs ``forward`` (loss + detached components + collapse 
 
 from __future__ import annotations
 
-import contextlib
 import copy
 
 import torch
 from torch import nn
-from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from training.ema import ema_update_
 from training.loss.dino_loss import DINOLoss
@@ -27,15 +25,6 @@ from training.model.prototypes import Prototypes
 def build_network(config: ModelConfig, drop_path: float | None = None) -> StudentNetwork:
     head = ProjectionHead(config.embed_dim, config.head_hidden, config.bottleneck, config.head_layers)
     return StudentNetwork(build_backbone(config, drop_path), head)
-
-
-def attention_kernels(device: torch.device) -> contextlib.AbstractContextManager:
-    """On CPU, the math kernel of ``scaled_dot_product_attention``: timm's default (the fused CPU kernel) made the
-    vit-s16 step 0.8x DINO's explicit attention; the math kernel gave the same speed as explicit attention
-    (BENCHMARKS.md, "Training vs DINO's own code"). Elsewhere torch picks the kernel."""
-    if device.type == "cpu":
-        return sdpa_kernel([SDPBackend.MATH])
-    return contextlib.nullcontext()
 
 
 def _unwrap(module: nn.Module) -> nn.Module:
@@ -87,11 +76,10 @@ class ProSTask(nn.Module):
         student_views = list(global_views) + list(local_views)
         if len(student_views) < 2:
             raise ValueError("ProSTask needs at least two views in all (the loss never matches a view with itself)")
-        with attention_kernels(global_views[0].device):
-            with torch.no_grad():
-                teacher_features = self.teacher(list(global_views))
-                teacher_logits = self._teacher_prototypes()(teacher_features)
-            student_features = self.student(student_views)
+        with torch.no_grad():
+            teacher_features = self.teacher(list(global_views))
+            teacher_logits = self._teacher_prototypes()(teacher_features)
+        student_features = self.student(student_views)
         student_logits = self.prototypes(student_features)
         # Softmaxes, cross-entropies and regularizers run in float32 even under bf16 autocast.
         with torch.autocast(device_type=student_logits.device.type, enabled=False):
