@@ -40,6 +40,9 @@ class DataConfig:
     grayscale_p: float = 0.2
     blur_p: tuple[float, float, float] = (1.0, 0.1, 0.5)  # first global, second global, local views (DINO)
     solarize_p: float = 0.2  # second global view only (DINO)
+    # where flip, colour jitter, grayscale, blur and solarization run: "worker" (per view, in the DataLoader
+    # workers) or "device" (batched on the training device, which frees the worker cores for decoding and cropping)
+    augment_on: Literal["worker", "device"] = "worker"
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
 

@@ -28,6 +28,7 @@ from pros.run_info import write_run_info
 from shards.urls import expand_urls
 from training.checkpoint import latest_checkpoint, list_checkpoints, save_checkpoint
 from training.config import TrainConfig
+from training.data.batch import device_views, step_generator
 from training.data.dataset import MultiCropStream, make_loader, samples_in, split_views, stop_workers
 from training.data.preflight import check_training_data
 from training.data.waiting import next_batch
@@ -230,7 +231,9 @@ def autocast(run: Run) -> contextlib.AbstractContextManager:
 def train_step(run: Run, views: list[torch.Tensor], values: StepValues) -> dict[str, torch.Tensor] | None:
     """One optimization step; returns the task's outputs, or None when the loss was not finite (step skipped)."""
     device = run.env.device
-    views = [v.to(device, non_blocking=True) for v in views]
+    on_device = run.config.data.augment_on == "device"
+    generator = step_generator(device, run.config.run.seed, run.step, run.env.rank) if on_device else None
+    views = device_views(views, run.config.data, device, generator)
     global_views, local_views = split_views(views)
     apply_step_values(run.optimizer, values)
     with autocast(run):

@@ -1,5 +1,6 @@
 """The training stream: shards -> raw samples (resampled, split by node and worker, shuffled as bytes) -> multi-crop
-views. A sample that fails to decode or augment is skipped and counted, never fatal.
+views as uint8 tensors (``training.data.batch`` makes them float once per batch). A sample that fails to decode or
+augment is skipped and counted, never fatal.
 
 Data position on resume: the stream of a run segment is seeded by (seed, start step), so a resumed run continues
 with a fresh, deterministic stream rather than replaying the one the first segment already consumed. (Resampled
@@ -17,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import cv2
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, IterableDataset
@@ -30,12 +32,12 @@ from training.data.transforms import MultiCrop, Point
 
 log = logging.getLogger(__name__)
 
-Item = tuple[list[torch.Tensor], str, int]  # views, sample key, samples skipped just before this one
+Item = tuple[list[torch.Tensor], str, int]  # uint8 views, sample key, samples skipped just before this one
 
 
-def decode_image(raw: RawSample) -> Image.Image:
-    with Image.open(io.BytesIO(raw["jpg"])) as image:
-        return image.convert("RGB")
+def open_image(raw: RawSample) -> Image.Image:
+    """The sample's image with only its header read: ``MultiCrop`` picks the JPEG draft scale before decoding."""
+    return Image.open(io.BytesIO(raw["jpg"]))
 
 
 def face_points(raw: RawSample, image: Image.Image) -> list[Point]:
@@ -75,9 +77,9 @@ class MultiCropStream(IterableDataset):
         corrupt = 0
         for raw in reader:
             try:
-                image = decode_image(raw)
+                image = open_image(raw)
                 keep = face_points(raw, image) if self.config.face_aware else []
-                views = self.multicrop(rng, image, keep)
+                views = self.multicrop.uint8_views(rng, image, keep)
             except Exception as err:  # a bad sample costs one sample, never the run
                 corrupt += 1
                 reader.warn_sample(raw, "skipping corrupt sample %s in %s: %s", err)
@@ -92,6 +94,11 @@ class MultiCropStream(IterableDataset):
 
 def make_loader(stream: MultiCropStream, config: DataConfig, pin_memory: bool) -> DataLoader:
     workers = config.num_workers
+    if workers > 0:
+        # Forked workers inherit OpenCV's thread pool: with the pool live at fork time a worker's first OpenCV call
+        # deadlocked (seen in the tests). One OpenCV thread in this process before forking leaves no pool to
+        # inherit, and gives each worker one core.
+        cv2.setNumThreads(1)
     return DataLoader(
         stream,
         batch_size=config.batch_size,

@@ -1,10 +1,11 @@
-"""Multi-crop augmentation (DINO's recipe) on PIL images, driven by an explicit ``random.Random``.
+"""Multi-crop views (DINO's recipe) from one stored image, driven by an explicit ``random.Random``.
 
 Every random choice comes from the generator handed in, so a stream seeded by (seed, start step, consumer) gives
 the same views on every rerun, and no global RNG is touched (the training process's RNG state stays its own).
 Two global views (scale 0.4-1) and N local views (scale 0.05-0.4), each with flip, colour jitter, grayscale,
-Gaussian blur; solarization on the second global view. ``face_aware`` keeps the main face's 5 landmarks inside the
-global crops.
+Gaussian blur; solarization on the second global view (``training.data.photometric``). ``face_aware`` keeps the main
+face's 5 landmarks inside the global crops. All crop boxes are drawn first, so the JPEG can be decoded at the
+smallest scale the boxes allow.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image, ImageEnhance, ImageFilter, ImageOps
+from PIL import Image
 
 from training.config import DataConfig
+from training.data.photometric import augment_view
 
 Point = tuple[float, float]
 CropBox = tuple[int, int, int, int]  # left, top, width, height
@@ -64,24 +66,6 @@ def _place(rng: random.Random, coords: list[float], size: int, limit: int) -> in
     return int(min(max(round(centre - size / 2), 0), limit - size))
 
 
-def color_jitter(rng: random.Random, image: Image.Image) -> Image.Image:
-    """Brightness 0.4, contrast 0.4, saturation 0.2, hue 0.1 in random order (torchvision's ColorJitter)."""
-    steps = ["brightness", "contrast", "saturation", "hue"]
-    rng.shuffle(steps)
-    for step in steps:
-        if step == "brightness":
-            image = ImageEnhance.Brightness(image).enhance(rng.uniform(0.6, 1.4))
-        elif step == "contrast":
-            image = ImageEnhance.Contrast(image).enhance(rng.uniform(0.6, 1.4))
-        elif step == "saturation":
-            image = ImageEnhance.Color(image).enhance(rng.uniform(0.8, 1.2))
-        else:
-            hsv = np.array(image.convert("HSV"))
-            hsv[..., 0] = (hsv[..., 0].astype(np.int16) + int(rng.uniform(-0.1, 0.1) * 255)) % 256
-            image = Image.fromarray(hsv, "HSV").convert("RGB")
-    return image
-
-
 @dataclass(frozen=True)
 class ViewRecipe:
     size: int
@@ -92,7 +76,13 @@ class ViewRecipe:
 
 
 class MultiCrop:
-    """``(image, landmarks) -> [global_1, global_2, local_1, ..., local_N]`` as normalized CHW float tensors."""
+    """``(image, landmarks) -> [global_1, global_2, local_1, ..., local_N]``.
+
+    ``uint8_views`` is what the stream yields: CHW uint8 tensors, each resampled once from the source (decoded in
+    JPEG draft mode at 1/2, 1/4 or 1/8 scale when every crop box stays at least its view's size there), with the
+    photometric augmentations applied unless ``data.augment_on=device``. ``training.data.batch`` converts a
+    collated batch to float and normalizes it. Calling the object gives one sample's normalized float views.
+    """
 
     def __init__(self, config: DataConfig) -> None:
         self.config = config
@@ -101,28 +91,50 @@ class MultiCrop:
             ViewRecipe(config.global_size, config.global_scale, g_blur, 0.0, config.face_aware),
             ViewRecipe(config.global_size, config.global_scale, g2_blur, config.solarize_p, config.face_aware),
         ] + [ViewRecipe(config.local_size, config.local_scale, l_blur, 0.0, False)] * config.num_local
-        self.mean = torch.tensor(config.mean).view(3, 1, 1)
-        self.std = torch.tensor(config.std).view(3, 1, 1)
+        self.photometric_in_worker = config.augment_on == "worker"
 
     def __call__(self, rng: random.Random, image: Image.Image, keep: Sequence[Point] = ()) -> list[torch.Tensor]:
-        return [self.view(rng, image, recipe, keep if recipe.face_aware else ()) for recipe in self.recipes]
+        return [normalize(view[None].float(), self.config)[0] for view in self.uint8_views(rng, image, keep)]
 
-    def view(self, rng: random.Random, image: Image.Image, recipe: ViewRecipe, keep: Sequence[Point]) -> torch.Tensor:
-        c = self.config
-        left, top, w, h = random_crop_box(rng, image.width, image.height, recipe.scale, keep)
-        view = image.resize((recipe.size, recipe.size), Image.BICUBIC, box=(left, top, left + w, top + h))
-        if rng.random() < c.flip_p:
-            view = view.transpose(Image.FLIP_LEFT_RIGHT)
-        if rng.random() < c.color_jitter_p:
-            view = color_jitter(rng, view)
-        if rng.random() < c.grayscale_p:
-            view = view.convert("L").convert("RGB")
-        if rng.random() < recipe.blur_p:
-            view = view.filter(ImageFilter.GaussianBlur(rng.uniform(0.1, 2.0)))
-        if rng.random() < recipe.solarize_p:
-            view = ImageOps.solarize(view, threshold=128)
-        return self.to_tensor(view)
+    def uint8_views(self, rng: random.Random, image: Image.Image, keep: Sequence[Point] = ()) -> list[torch.Tensor]:
+        """``image`` may be opened lazily (``Image.open`` without ``load``): then it is decoded in draft mode where
+        that loses nothing; ``keep`` is in the pixels of ``image.size`` (the stored size)."""
+        width, height = image.size
+        boxes = [random_crop_box(rng, width, height, r.scale, keep if r.face_aware else ()) for r in self.recipes]
+        source = decode_for_views(image, boxes, [r.size for r in self.recipes])
+        fx, fy = source.width / width, source.height / height
+        views = []
+        for recipe, (left, top, w, h) in zip(self.recipes, boxes):
+            box = (left * fx, top * fy, (left + w) * fx, (top + h) * fy)
+            pixels = np.asarray(source.resize((recipe.size, recipe.size), Image.BICUBIC, box=box))
+            if self.photometric_in_worker:
+                pixels = augment_view(
+                    rng, pixels, flip_p=self.config.flip_p, color_jitter_p=self.config.color_jitter_p,
+                    grayscale_p=self.config.grayscale_p, blur_p=recipe.blur_p, solarize_p=recipe.solarize_p,
+                )
+            views.append(torch.from_numpy(np.array(pixels, dtype=np.uint8, copy=True)).permute(2, 0, 1))
+        return views
 
-    def to_tensor(self, image: Image.Image) -> torch.Tensor:
-        array = torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1)
-        return (array.float().div_(255) - self.mean) / self.std
+
+def draft_scale(boxes: Sequence[CropBox], sizes: Sequence[int]) -> int:
+    """The largest JPEG DCT scale (8, 4, 2, else 1) at which every crop box is still >= its view's side."""
+    for scale in (8, 4, 2):
+        if all(min(w, h) >= scale * size for (_, _, w, h), size in zip(boxes, sizes)):
+            return scale
+    return 1
+
+
+def decode_for_views(image: Image.Image, boxes: Sequence[CropBox], sizes: Sequence[int]) -> Image.Image:
+    """``image`` as RGB, decoded at the smallest JPEG draft scale that keeps every view a downsampling."""
+    scale = draft_scale(boxes, sizes)
+    if scale > 1 and image.format == "JPEG":
+        # PIL picks the largest DCT scale whose result is still >= the size asked for: floor division asks for s.
+        image.draft("RGB", (max(1, image.width // scale), max(1, image.height // scale)))
+    return image.convert("RGB")
+
+
+def normalize(batch: torch.Tensor, config: DataConfig, max_value: float = 255.0) -> torch.Tensor:
+    """[B, 3, H, W] float pixels in 0..max_value -> (pixels / max_value - mean) / std, in place."""
+    mean = torch.tensor(config.mean, device=batch.device, dtype=batch.dtype).view(1, 3, 1, 1)
+    std = torch.tensor(config.std, device=batch.device, dtype=batch.dtype).view(1, 3, 1, 1)
+    return batch.div_(max_value).sub_(mean).div_(std)
