@@ -89,11 +89,11 @@ def merge_tables(files: list[Path], out: Optional[Path]) -> None:
     if not files:
         raise UserError("--table needs results files: pros eval --table A/results.json B/results.json [--out DIR]")
     from downstream.results import read_results
-    from downstream.tables import build_table, to_markdown, write_tables
+    from downstream.tables import build_table, floor_names_of, to_markdown, write_tables
 
     documents = [(read_results(path), str(path)) for path in files]
     norms = {results["benchmark"]: results.get("nme_norm", "") for results, _ in documents}
-    typer.echo(to_markdown(build_table(documents), norms), nl=False)
+    typer.echo(to_markdown(build_table(documents), norms, floor_names_of(documents)), nl=False)
     if out is not None:
         markdown, table_csv = write_tables(documents, out)
         typer.echo(f"wrote {markdown} and {table_csv}")
