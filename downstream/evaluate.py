@@ -120,8 +120,11 @@ def check_against_floor(task: str, label: str, splits: dict[str, dict[str, Any]]
 
 def linear_predictors(
     backbone: Backbone, train: BenchmarkSplit, evals: list[BenchmarkSplit], config: EvalConfig, device: Any,
+    cache_entries: list[str],
 ) -> Trainer:
-    """Extract (or load cached) features once; return a trainer ``(rows, seed, desc) -> (predictor, report)``."""
+    """Extract (or load cached) features once; return a trainer ``(rows, seed, desc) -> (predictor, report)``.
+
+    The feature cache folders used are appended to ``cache_entries``."""
     from downstream.features import extract_features
     from downstream.protocols.linear import train_linear_probe
 
@@ -131,6 +134,7 @@ def linear_predictors(
                      for split in evals}
     train_inputs = train_features.tokens if tokens else train_features.pooled
     targets = train_targets(train, train_features.windows)
+    cache_entries.extend(str(f.cache_entry) for f in (train_features, *eval_features.values()) if f.cache_entry)
 
     def trainer(rows: np.ndarray, seed: int, desc: str) -> tuple[Predictor, dict[str, Any]]:
         inputs = train_inputs if len(rows) == len(train) else np.asarray(train_inputs[rows])
@@ -182,8 +186,9 @@ def run_eval(backbone_spec: str, data_root: Path, out_dir: Path, config: EvalCon
              backbone.fingerprint)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_run_info(out_dir, config, command)
+    cache_entries: list[str] = []
     if config.protocol == "linear":
-        trainer = linear_predictors(backbone, train, evals, config, device)
+        trainer = linear_predictors(backbone, train, evals, config, device, cache_entries)
     else:
         trainer = finetune_predictors(backbone, train, config, device)
     floor_targets = train_targets(train, split_windows(train, config.features.box_scale))
@@ -214,6 +219,8 @@ def run_eval(backbone_spec: str, data_root: Path, out_dir: Path, config: EvalCon
     results = build_results(backbone_info, train.benchmark, REPORTED_TASK.get(train.benchmark, train.task),
                             config.protocol, list(train.label_names),
                             evals[0].nme_norm if train.task == "landmarks" else "", runs, FLOOR_NAMES[train.task])
+    if cache_entries:  # outside --out by default: results.json and the command's last line say where
+        results["feature_cache"] = cache_entries
     write_results(out_dir, results)
     write_tables([(results, "this run")], out_dir)
     if config.plots:

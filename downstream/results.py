@@ -3,7 +3,7 @@
 Layout::
 
     {"format": "pros-eval-results/1", "backbone": {...}, "benchmark", "task", "protocol", "label_names",
-     "num_classes", "nme_norm", "floor_name",
+     "num_classes", "nme_norm", "floor_name", "feature_cache": [folder, ...] (linear protocol),
      "runs": [{"setting": "full" | "1%" | "5-shot", "seed", "train_size", "splits": {split: {metric: value, ...}},
                "floor": {split: {metric: value}}, "probe": {"steps", "loss_final", "converged", ...}}],
      "summary": [{"setting", "split", "metric", "mean", "std", "n", "floor"}]}
