@@ -112,15 +112,17 @@ def label_and_write(crops: list[dict], root: Path) -> dict:
     return poses
 
 
-def train_backbones(pool: Path, work: Path, steps: int, logs: Path) -> dict[str, list[str]]:
-    """ProS (tiny-cpu preset) and the dino preset's loss at the same shapes and budget; the pros-eval specs."""
+def train_backbones(pool: Path, work: Path, steps: int, logs: Path, trials: list[str]) -> dict[str, list[str]]:
+    """ProS (tiny-cpu preset) and the dino preset's loss at the same shapes and budget, plus ProS with each
+    ``--try`` setting (space-separated overrides, for part 3 of the issue); the pros-eval specs by name."""
     import yaml
 
     dino_loss = yaml.safe_load((Path(__file__).resolve().parents[1] / "training/presets/dino.yaml").read_text())["loss"]
     variants = {"ProS (tiny-cpu)": [], "dino loss (tiny-cpu shapes)": [f"loss.{k}={v}" for k, v in dino_loss.items()]}
+    variants.update({f"ProS {trial}": trial.split() for trial in trials})
     specs = {}
-    for name, overrides in variants.items():
-        tag = "pros" if name.startswith("ProS") else "dino"
+    for index, (name, overrides) in enumerate(variants.items()):
+        tag = ("pros", "dino")[index] if index < 2 else f"pros-try{index - 1}"
         run, export = work / f"train_{tag}", work / f"export_{tag}"
         if not (export / "model.safetensors").exists():
             sh([*PROS, "train", str(pool), "--out", str(run), "--preset", "tiny-cpu", "--max-steps", str(steps),
@@ -157,7 +159,7 @@ def run_evals(specs: dict[str, list[str]], data: Path, work: Path, logs: Path, q
                   "identity": ("imagefolder", data / "identity", []), "lfw": ("imagefolder", lfw, [])}
     results: dict[str, dict] = {}
     for name, spec in specs.items():
-        tag = name.split()[0].lower()
+        tag = Path(spec[0]).name.removeprefix("export_")
         for task, (benchmark, root, extra) in benchmarks.items():
             out = work / "eval" / tag / task
             if not (out / "results.json").exists():
@@ -259,6 +261,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 fps, 40 stills per video, 60 steps: a dev run")
     parser.add_argument("--steps", type=int, default=None, help="pretraining steps (default 300; --quick 60)")
     parser.add_argument("--fps", type=float, default=None)
+    parser.add_argument("--try", dest="trials", action="append", default=[], metavar="'KEY=VALUE ...'",
+                        help="also train ProS with these overrides (repeatable), e.g. 'optim.momentum_teacher=0.9'")
     args = parser.parse_args()
     fps = args.fps or (1.0 if args.quick else 4.0)
     max_frames = 40 if args.quick else 400
@@ -281,7 +285,7 @@ def main() -> None:
         poses = json.loads(poses_file.read_text())
     else:
         poses = label_and_write(held_out_crops(curate(held_out, work / "curated_held_out", logs)), data)
-    specs = train_backbones(pool_shards, work, steps, logs)
+    specs = train_backbones(pool_shards, work, steps, logs, args.trials)
     results = run_evals(specs, data, work, logs, args.quick)
     extras = {name: identity_extras(results[(name, "identity")], data, poses) for name in specs}
     text = table(specs, results, extras)
