@@ -120,12 +120,17 @@ def train_backbones(pool: Path, work: Path, steps: int, logs: Path, trials: list
     dino_loss = yaml.safe_load((Path(__file__).resolve().parents[1] / "training/presets/dino.yaml").read_text())["loss"]
     variants = {"ProS (tiny-cpu)": [], "dino loss (tiny-cpu shapes)": [f"loss.{k}={v}" for k, v in dino_loss.items()]}
     variants.update({f"ProS {trial}": trial.split() for trial in trials})
+    # The trained runs' own starting point: one step moves the EMA teacher 0.4% of the way to the student, so this
+    # separates what training changed from the luck of an initialization (the random-init row is another draw).
+    variants["trainer's init (1 step)"] = []
     specs = {}
     for index, (name, overrides) in enumerate(variants.items()):
         tag = ("pros", "dino")[index] if index < 2 else f"pros-try{index - 1}"
+        tag = "init" if name.startswith("trainer's init") else tag
         run, export = work / f"train_{tag}", work / f"export_{tag}"
+        run_steps = 1 if tag == "init" else steps
         if not (export / "model.safetensors").exists():
-            sh([*PROS, "train", str(pool), "--out", str(run), "--preset", "tiny-cpu", "--max-steps", str(steps),
+            sh([*PROS, "train", str(pool), "--out", str(run), "--preset", "tiny-cpu", "--max-steps", str(run_steps),
                 *overrides], logs / f"train_{tag}.log")
             sh([*PROS, "export", str(run), "--out", str(export)], logs / f"export_{tag}.log")
         specs[name] = [str(export)]
