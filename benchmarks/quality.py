@@ -272,7 +272,7 @@ def main() -> None:
     fps = args.fps or (1.0 if args.quick else 4.0)
     max_frames = 40 if args.quick else 400
     steps = args.steps or (60 if args.quick else 300)
-    work = args.work / ("quick" if args.quick else "full")
+    work = args.work / f"{'quick' if args.quick else 'full'}-{steps}steps"  # finished steps are reused per budget
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     start = time.time()
