@@ -22,6 +22,8 @@ Extra words KEY=VALUE override config keys (e.g. linear.epochs=100 features.batc
 
   pros eval runs/export --benchmark rafdb --data-root ~/data/RAF-DB/basic --out eval/raf --shots 1% --shots 10%
 
+  pros eval vit_tiny_patch16_224 --weights random --benchmark imagefolder --data-root my_classes --out eval/random
+
   pros eval --table eval/celeba/results.json eval/raf/results.json --out eval/summary
 """
 
@@ -36,7 +38,8 @@ def eval_command(
     args: list[str] = typer.Argument(None, metavar="BACKBONE [KEY=VALUE ...] | RESULTS.json ...",
                                      help="The backbone and config overrides; with --table, results files."),
     benchmark: Optional[str] = typer.Option(None, "--benchmark", "-b", help="celeba, lfwa, rafdb, affectnet, 300w, "
-                                            "aflw19 or wflw."),
+                                            "aflw19, wflw, or imagefolder (ROOT/{train,test}/<class>/*.jpg, a "
+                                            "labeled folder of your own; the one that runs offline)."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="The dataset folder, as downloaded."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (results.json, table.md, plots/)."),
     protocol: Optional[str] = typer.Option(None, "--protocol", help="linear (frozen features) or finetune."),
@@ -86,6 +89,16 @@ def eval_command(
     typer.echo((out / "table.md").read_text(), nl=False)
     typer.echo(f"wrote {out / 'results.json'} ({len(results['runs'])} run(s)), table.md, table.csv"
                + (", plots/" if resolved.plots else ""))
+    if results.get("feature_cache"):
+        typer.echo(cache_note(results["feature_cache"]))
+
+
+def cache_note(entries: list[str]) -> str:
+    """Where the cached features are (outside --out unless features.cache_dir says otherwise) and their size."""
+    folders = sorted({Path(entry).parent for entry in entries})
+    size = sum(f.stat().st_size for entry in set(entries) for f in Path(entry).glob("*") if f.is_file())
+    return (f"features cached in {', '.join(map(str, folders))} ({size / 2**20:.1f} MiB; reused by later runs of "
+            f"this backbone on these images; features.cache_dir=DIR puts them elsewhere, deleting them is safe)")
 
 
 def merge_tables(files: list[Path], out: Optional[Path]) -> None:
@@ -93,11 +106,11 @@ def merge_tables(files: list[Path], out: Optional[Path]) -> None:
     if not files:
         raise UserError("--table needs results files: pros eval --table A/results.json B/results.json [--out DIR]")
     from downstream.results import read_results
-    from downstream.tables import build_table, to_markdown, write_tables
+    from downstream.tables import build_table, floor_names_of, to_markdown, write_tables
 
     documents = [(read_results(path), str(path)) for path in files]
     norms = {results["benchmark"]: results.get("nme_norm", "") for results, _ in documents}
-    typer.echo(to_markdown(build_table(documents), norms), nl=False)
+    typer.echo(to_markdown(build_table(documents), norms, floor_names_of(documents)), nl=False)
     if out is not None:
         markdown, table_csv = write_tables(documents, out)
         typer.echo(f"wrote {markdown} and {table_csv}")

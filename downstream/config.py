@@ -23,10 +23,16 @@ class FeatureConfig:
 
 @dataclass(frozen=True)
 class LinearConfig:
-    """Linear probe on frozen cached features (a 1x1 heatmap head on patch tokens for landmarks)."""
+    """Linear probe on frozen cached features (a 1x1 heatmap head on patch tokens for landmarks).
+
+    Scheduled in optimizer steps: ``epochs`` passes over the training set, but at least ``min_steps`` steps.
+    """
 
     epochs: int = 50
-    lr: float = 1e-3  # AdamW peak learning rate, cosine decay to 0
+    min_steps: int = 1000  # floor on the optimizer steps, so 30 training images still get enough updates
+    convergence_tolerance: float = 0.02  # warn if the loss fell > this x the floor's loss in the last quarter
+    optimizer: Literal["auto", "sgd", "adamw"] = "auto"  # auto: SGD (momentum 0.9) on pooled features, AdamW on tokens
+    lr: float = 0.0  # peak learning rate, cosine decay to 0; 0: the optimizer's default (SGD 0.1, AdamW 1e-3)
     weight_decay: float = 1e-4
     batch_size: int = 256
 

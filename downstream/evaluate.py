@@ -14,11 +14,12 @@ import numpy as np
 from downstream.backbones import Backbone, load_backbone
 from downstream.config import EvalConfig
 from downstream.datasets import BenchmarkSplit, benchmark_spec, load_benchmark
+from downstream.floors import FLOOR_NAMES, floor_outputs
 from downstream.metrics import attribute_accuracy, classification_metrics, landmark_metrics
 from downstream.protocols.fewshot import Shots, parse_shots, select_subset
-from downstream.results import build_results, write_results
+from downstream.results import HEADLINE_METRICS, LOWER_IS_BETTER, build_results, write_results
 from downstream.tables import write_tables
-from downstream.transforms import from_window, to_window
+from downstream.transforms import from_window, split_windows, to_window
 from pros.errors import UserError
 from pros.run_info import write_run_info
 
@@ -26,6 +27,10 @@ log = logging.getLogger(__name__)
 
 # predict(split) -> (outputs, windows); one per trained model
 Predictor = Callable[[BenchmarkSplit], tuple[np.ndarray, np.ndarray]]
+# trainer(rows, seed, desc) -> (predictor, training report: steps, losses, convergence; empty when there is none)
+Trainer = Callable[[np.ndarray, int, str], tuple[Predictor, dict[str, Any]]]
+# results.json names the task for what it is: a labeled folder of your own is a classification, not expressions
+REPORTED_TASK = {"imagefolder": "classification"}
 
 
 @dataclass(frozen=True)
@@ -89,10 +94,37 @@ def train_targets(split: BenchmarkSplit, windows: np.ndarray) -> np.ndarray:
     return to_window(targets.astype(np.float64), windows) if split.task == "landmarks" else targets
 
 
+def floor_score(split: BenchmarkSplit, train_rows_targets: np.ndarray, windows: np.ndarray, outputs: int) \
+        -> dict[str, float]:
+    """The headline metrics of the image-blind floor (``downstream.floors``) on ``split``."""
+    metrics = score(split, floor_outputs(split.task, train_rows_targets, len(split), outputs), windows)
+    return {name: float(metrics[name]) for name in HEADLINE_METRICS[split.task] if name in metrics}
+
+
+def check_against_floor(task: str, label: str, splits: dict[str, dict[str, Any]],
+                        floors: dict[str, dict[str, float]], training: dict[str, Any]) -> None:
+    """Warn, with the fix, when a probe did not converge or a result does not beat its floor."""
+    if training and not training.get("converged", True):
+        why = ("its training loss ended above the floor's" if training["above_floor"]
+               else "its loss was still falling when the schedule ended")
+        log.warning("%s: the probe did not converge in %d steps (%s); raise linear.min_steps or linear.lr",
+                    label, training["steps"], why)
+    metric = {"attributes": "mean_accuracy", "expression": "accuracy", "landmarks": "nme"}[task]
+    for name, metrics in splits.items():
+        ours, floor = float(metrics[metric]), floors[name][metric]
+        beaten = ours < floor if metric in LOWER_IS_BETTER else ours > floor
+        if not beaten:
+            log.warning("%s, %s: %s %.2f%% does not beat the %s floor %.2f%%", label, name, metric, 100 * ours,
+                        FLOOR_NAMES[task], 100 * floor)
+
+
 def linear_predictors(
     backbone: Backbone, train: BenchmarkSplit, evals: list[BenchmarkSplit], config: EvalConfig, device: Any,
-) -> Callable[[np.ndarray, int, str], Predictor]:
-    """Extract (or load cached) features once; return a trainer ``(rows, seed, desc) -> predictor``."""
+    cache_entries: list[str],
+) -> Trainer:
+    """Extract (or load cached) features once; return a trainer ``(rows, seed, desc) -> (predictor, report)``.
+
+    The feature cache folders used are appended to ``cache_entries``."""
     from downstream.features import extract_features
     from downstream.protocols.linear import train_linear_probe
 
@@ -102,8 +134,9 @@ def linear_predictors(
                      for split in evals}
     train_inputs = train_features.tokens if tokens else train_features.pooled
     targets = train_targets(train, train_features.windows)
+    cache_entries.extend(str(f.cache_entry) for f in (train_features, *eval_features.values()) if f.cache_entry)
 
-    def trainer(rows: np.ndarray, seed: int, desc: str) -> Predictor:
+    def trainer(rows: np.ndarray, seed: int, desc: str) -> tuple[Predictor, dict[str, Any]]:
         inputs = train_inputs if len(rows) == len(train) else np.asarray(train_inputs[rows])
         probe = train_linear_probe(train.task, inputs, targets[rows], num_outputs(train), config.linear, device,
                                    seed, desc)
@@ -112,20 +145,20 @@ def linear_predictors(
             features = eval_features[split.split]
             return probe.predict(features.tokens if tokens else features.pooled), features.windows
 
-        return predict
+        return predict, probe.training
 
     return trainer
 
 
 def finetune_predictors(
     backbone: Backbone, train: BenchmarkSplit, config: EvalConfig, device: Any,
-) -> Callable[[np.ndarray, int, str], Predictor]:
+) -> Trainer:
     from downstream.protocols.finetune import finetune, predict_images
 
     precision = config.features.precision
     box_scale = config.features.box_scale
 
-    def trainer(rows: np.ndarray, seed: int, desc: str) -> Predictor:
+    def trainer(rows: np.ndarray, seed: int, desc: str) -> tuple[Predictor, dict[str, Any]]:
         model = finetune(backbone, train, rows, num_outputs(train), config.finetune, box_scale, precision, device,
                          seed, desc)
 
@@ -133,7 +166,7 @@ def finetune_predictors(
             return predict_images(model, split, box_scale, precision, device, config.features.batch_size,
                                   config.features.num_workers)
 
-        return predict
+        return predict, {}
 
     return trainer
 
@@ -155,26 +188,41 @@ def run_eval(backbone_spec: str, data_root: Path, out_dir: Path, config: EvalCon
              backbone.fingerprint)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_run_info(out_dir, config, command)
+    cache_entries: list[str] = []
     if config.protocol == "linear":
-        trainer = linear_predictors(backbone, train, evals, config, device)
+        trainer = linear_predictors(backbone, train, evals, config, device, cache_entries)
     else:
         trainer = finetune_predictors(backbone, train, config, device)
+    floor_targets = train_targets(train, split_windows(train, config.features.box_scale))
     runs = []
     for setting in settings:
         for seed in setting.seeds:
             rows = (np.arange(len(train)) if setting.shots is None
                     else select_subset(train.task, train.targets(), setting.shots, seed))
-            predict = trainer(rows, seed, f"{config.protocol} {setting.label} seed {seed}")
-            splits = {}
+            label = f"{config.protocol} {setting.label} seed {seed}"
+            predict, training = trainer(rows, seed, label)
+            splits, floors = {}, {}
             for split in evals:
                 outputs, windows = predict(split)
                 splits[split.split] = score(split, outputs, windows)
-            runs.append({"setting": setting.label, "seed": seed, "train_size": int(len(rows)), "splits": splits})
-            log.info("%s seed %d (%d training images): %s", setting.label, seed, len(rows), headline(train.task, splits))
+                floors[split.split] = floor_score(split, floor_targets[rows], windows, num_outputs(train))
+            run = {"setting": setting.label, "seed": seed, "train_size": int(len(rows)), "splits": splits,
+                   "floor": floors}
+            if training:
+                run["probe"] = training
+            runs.append(run)
+            log.info("%s seed %d (%d training images): %s; %s floor: %s", setting.label, seed, len(rows),
+                     headline(train.task, splits), FLOOR_NAMES[train.task], headline(train.task, floors))
+            check_against_floor(train.task, label, splits, floors, training)
     backbone_info = {"spec": backbone_spec, "kind": backbone.kind, "fingerprint": backbone.fingerprint,
                      "input_size": list(backbone.inputs.size), "num_features": backbone.num_features}
-    results = build_results(backbone_info, train.benchmark, train.task, config.protocol, list(train.label_names),
-                            evals[0].nme_norm if train.task == "landmarks" else "", runs)
+    if config.weights and not Path(backbone_spec).is_dir():
+        backbone_info["weights"] = config.weights  # "random" or a file: the table names the model with it
+    results = build_results(backbone_info, train.benchmark, REPORTED_TASK.get(train.benchmark, train.task),
+                            config.protocol, list(train.label_names),
+                            evals[0].nme_norm if train.task == "landmarks" else "", runs, FLOOR_NAMES[train.task])
+    if cache_entries:  # outside --out by default: results.json and the command's last line say where
+        results["feature_cache"] = cache_entries
     write_results(out_dir, results)
     write_tables([(results, "this run")], out_dir)
     if config.plots:
@@ -200,7 +248,7 @@ def write_plots(results: dict[str, Any], folder: Path) -> list[Path]:
             if results["task"] == "attributes":
                 written.append(attribute_bars(metrics["per_attribute"], results["label_names"], label,
                                               folder / f"{tag}_{split}_attributes.png"))
-            elif results["task"] == "expression":
+            elif results["task"] in ("expression", "classification"):
                 written.append(confusion_plot(metrics["confusion"], results["label_names"], label,
                                               folder / f"{tag}_{split}_confusion.png"))
             else:

@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,7 @@ class Features:
     pooled: np.ndarray
     windows: np.ndarray
     tokens: np.ndarray | None = None
+    cache_entry: Path | None = None  # the cache folder these came from or were written to
 
 
 def default_cache_dir() -> Path:
@@ -78,13 +79,13 @@ def extract_features(
     entry = cache_dir / f"{split.benchmark}-{split.split}-{cache_key(backbone, split, config, with_tokens, precision)}"
     if (entry / "meta.json").is_file():
         log.info("features of %s/%s: cached in %s", split.benchmark, split.split, entry)
-        return load_entry(entry)
+        return replace(load_entry(entry), cache_entry=entry)
     log.info("features of %s/%s: extracting %d images on %s into %s", split.benchmark, split.split, len(split),
              device, entry)
     features = run_extraction(backbone, split, config, device, with_tokens)
     save_entry(entry, features, {"backbone": backbone.spec, "benchmark": split.benchmark, "split": split.split,
                                  "count": len(split)})
-    return features
+    return replace(features, cache_entry=entry)
 
 
 @torch.no_grad()
@@ -97,7 +98,8 @@ def run_extraction(
     )
     backbone = backbone.to(device).eval()
     pooled, tokens, windows = [], [], []
-    bar = tqdm(total=len(dataset), desc=f"features {split.benchmark}/{split.split}", unit="img", leave=False)
+    bar = tqdm(total=len(dataset), desc=f"features {split.benchmark}/{split.split}", unit="img", leave=False,
+               disable=None)
     for images, window, _ in loader:
         with autocast(device, config.precision):
             batch_pooled, batch_tokens = backbone(images.to(device, non_blocking=True))

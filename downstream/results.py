@@ -3,10 +3,15 @@
 Layout::
 
     {"format": "pros-eval-results/1", "backbone": {...}, "benchmark", "task", "protocol", "label_names",
-     "num_classes", "nme_norm",
-     "runs": [{"setting": "full" | "1%" | "5-shot", "seed", "train_size", "splits": {split: {metric: value, ...}}}],
-     "summary": [{"setting", "split", "metric", "mean", "std", "n"}]}
+     "num_classes", "nme_norm", "floor_name", "feature_cache": [folder, ...] (linear protocol),
+     "runs": [{"setting": "full" | "1%" | "5-shot", "seed", "train_size", "splits": {split: {metric: value, ...}},
+               "floor": {split: {metric: value}}, "probe": {"steps", "loss_final", "converged", ...}}],
+     "summary": [{"setting", "split", "metric", "mean", "std", "n", "floor"}]}
 
+``task`` is what the benchmark measures: ``attributes``, ``expression``, ``landmarks``, or ``classification`` for
+an ``imagefolder`` set of your own (scored like expression: accuracy, mean class accuracy, confusion). ``floor`` is
+the image-blind predictor's score (``downstream.floors``; ``floor_name`` says which), fitted on the same training
+rows; ``probe`` is the linear probe's training report. Results files written before floors existed have neither.
 Scalar metrics are fractions (accuracy 0.91, NME 0.035); tables print them in percent.
 """
 
@@ -26,27 +31,36 @@ HEADLINE_METRICS = {
     "expression": ("accuracy", "mean_class_accuracy"),
     "landmarks": ("nme", "fr_10", "auc_10", "nme_box"),
 }
+HEADLINE_METRICS["classification"] = HEADLINE_METRICS["expression"]
 LOWER_IS_BETTER = frozenset({"nme", "nme_box", "fr_10"})
 
 
 def summarize(runs: list[dict[str, Any]], task: str) -> list[dict[str, Any]]:
     """Mean and (population) std over seeds of each headline metric, per setting and split, in run order."""
     groups: dict[tuple[str, str, str], list[float]] = {}
+    floors: dict[tuple[str, str, str], list[float]] = {}
     for run in runs:
         for split, metrics in run["splits"].items():
+            floor = run.get("floor", {}).get(split, {})
             for metric in HEADLINE_METRICS[task]:
                 if metric in metrics:
                     groups.setdefault((run["setting"], split, metric), []).append(float(metrics[metric]))
-    return [
-        {"setting": setting, "split": split, "metric": metric,
-         "mean": float(np.mean(values)), "std": float(np.std(values)), "n": len(values)}
-        for (setting, split, metric), values in groups.items()
-    ]
+                if metric in floor:
+                    floors.setdefault((run["setting"], split, metric), []).append(float(floor[metric]))
+    summary = []
+    for key, values in groups.items():
+        setting, split, metric = key
+        entry = {"setting": setting, "split": split, "metric": metric,
+                 "mean": float(np.mean(values)), "std": float(np.std(values)), "n": len(values)}
+        if key in floors:
+            entry["floor"] = float(np.mean(floors[key]))  # mean over seeds: few-shot subsets differ per seed
+        summary.append(entry)
+    return summary
 
 
 def build_results(
     backbone: dict[str, Any], benchmark: str, task: str, protocol: str, label_names: list[str], nme_norm: str,
-    runs: list[dict[str, Any]],
+    runs: list[dict[str, Any]], floor_name: str = "",
 ) -> dict[str, Any]:
     return {
         "format": FORMAT,
@@ -55,8 +69,9 @@ def build_results(
         "task": task,
         "protocol": protocol,
         "label_names": label_names,
-        "num_classes": len(label_names) if task == "expression" else None,
+        "num_classes": len(label_names) if task in ("expression", "classification") else None,
         "nme_norm": nme_norm,
+        "floor_name": floor_name,
         "runs": runs,
         "summary": summarize(runs, task),
     }

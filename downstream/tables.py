@@ -15,7 +15,7 @@ from typing import Any
 from downstream.references import references_for
 from downstream.results import LOWER_IS_BETTER
 
-COLUMNS = ("model", "benchmark", "split", "protocol", "setting", "metric", "value", "seeds", "source")
+COLUMNS = ("model", "benchmark", "split", "protocol", "setting", "metric", "value", "floor", "seeds", "source")
 METRIC_NAMES = {
     "mean_accuracy": "mean accuracy (%)",
     "accuracy": "accuracy (%)",
@@ -41,6 +41,7 @@ class Row:
     seeds: int | None
     source: str
     is_reference: bool = False
+    floor: float | None = None  # percent: the image-blind floor on the same split and training rows
 
     def value_text(self) -> str:
         if self.is_reference:
@@ -49,13 +50,19 @@ class Row:
 
     def cells(self, metric_label: str, source: str) -> list[str]:
         seeds = "" if self.seeds is None else str(self.seeds)
+        floor = "" if self.floor is None else f"{self.floor:.2f}"
         return [self.model, self.benchmark, self.split, self.protocol, self.setting, metric_label, self.value_text(),
-                seeds, source]
+                floor, seeds, source]
 
 
 def model_name(results: dict[str, Any]) -> str:
+    """The backbone as the table names it: an export folder's name, or a timm name with its weights."""
     spec = str(results["backbone"].get("spec", "?"))
-    return Path(spec).name if "/" in spec and not spec.startswith("open_clip:") else spec
+    name = Path(spec).name if "/" in spec and not spec.startswith("open_clip:") else spec
+    weights = str(results["backbone"].get("weights", ""))
+    if weights == "random":
+        return f"{name} (random init)"
+    return f"{name} ({Path(weights).name})" if weights else name
 
 
 def rows_of(results: dict[str, Any], source: str) -> list[Row]:
@@ -63,8 +70,10 @@ def rows_of(results: dict[str, Any], source: str) -> list[Row]:
     rows = []
     for entry in results["summary"]:
         std = 100 * entry["std"] if entry["n"] > 1 else None
+        floor = 100 * entry["floor"] if "floor" in entry else None
         rows.append(Row(model_name(results), results["benchmark"], entry["split"], results["protocol"],
-                        entry["setting"], entry["metric"], 100 * entry["mean"], std, entry["n"], source))
+                        entry["setting"], entry["metric"], 100 * entry["mean"], std, entry["n"], source,
+                        floor=floor))
     return rows
 
 
@@ -100,7 +109,7 @@ def metric_label(row: Row, norms: dict[str, str]) -> str:
     return label + (" ↓" if row.metric in LOWER_IS_BETTER else " ↑")
 
 
-def to_markdown(rows: list[Row], norms: dict[str, str]) -> str:
+def to_markdown(rows: list[Row], norms: dict[str, str], floor_names: tuple[str, ...] = ()) -> str:
     """The table, with each published number's source as a numbered note below it."""
     notes: dict[str, int] = {}
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
@@ -112,6 +121,10 @@ def to_markdown(rows: list[Row], norms: dict[str, str]) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("Values in percent; ↑ higher is better, ↓ lower is better; ours: mean ± std (population) over seeds.")
+    floors = sorted({name for name in floor_names if name})
+    if floors:
+        lines.append(f"floor: what an image-blind predictor fitted on the same training labels scores "
+                     f"({', '.join(floors)}); a result that does not beat it has learned nothing from the images.")
     if notes:
         lines.append("")
         lines.append("Sources:")
@@ -124,10 +137,11 @@ def to_csv(rows: list[Row]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["model", "benchmark", "split", "protocol", "setting", "metric", "mean_percent", "std_percent",
-                     "seeds", "source"])
+                     "floor_percent", "seeds", "source"])
     for row in rows:
         writer.writerow([row.model, row.benchmark, row.split, row.protocol, row.setting, row.metric,
                          f"{row.mean:.4f}", "" if row.std is None else f"{row.std:.4f}",
+                         "" if row.floor is None else f"{row.floor:.4f}",
                          "" if row.seeds is None else row.seeds, row.source])
     return buffer.getvalue()
 
@@ -140,6 +154,11 @@ def write_tables(
     norms = {results["benchmark"]: results.get("nme_norm", "") for results, _ in documents}
     out_dir.mkdir(parents=True, exist_ok=True)
     markdown, table_csv = out_dir / f"{stem}.md", out_dir / f"{stem}.csv"
-    markdown.write_text(to_markdown(rows, norms))
+    markdown.write_text(to_markdown(rows, norms, floor_names_of(documents)))
     table_csv.write_text(to_csv(rows))
     return markdown, table_csv
+
+
+def floor_names_of(documents: list[tuple[dict[str, Any], str]]) -> tuple[str, ...]:
+    """The kinds of floor the documents report (mean shape, majority class, ...), for the note under the table."""
+    return tuple(str(results.get("floor_name", "")) for results, _ in documents)

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from downstream.backbones import InputSpec
-from downstream.datasets import FaceSample
+from downstream.datasets import BenchmarkSplit, FaceSample
 from pros.errors import UserError
 
 Window = tuple[float, float, float, float]
@@ -33,6 +33,15 @@ def crop_window(sample: FaceSample, task: str, box_scale: float, image_size: tup
     side = max(x1 - x0, y1 - y0, 1.0) * box_scale
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
+
+
+def split_windows(split: BenchmarkSplit, box_scale: float) -> np.ndarray:
+    """(N, 4) crop windows of every sample, reading only the image headers (for sizes)."""
+    windows = []
+    for sample in split.samples:
+        with Image.open(sample.image_path) as image:
+            windows.append(crop_window(sample, split.task, box_scale, image.size))
+    return np.asarray(windows, dtype=np.float64).reshape(-1, 4)
 
 
 def open_rgb(path: Path) -> Image.Image:

