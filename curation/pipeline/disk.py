@@ -11,6 +11,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+
 import pyarrow.parquet as pq
 
 from curation.config import CurateConfig

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+
 from curation.config import CurateConfig
 from pros.hardware import Choice, usable_cores
 

@@ -12,8 +12,8 @@ from rich.console import Console
 
 import curation.report
 from curation.config import CurateConfig
-from curation.pipeline.disk import decode_cache_bytes, estimate_cache, prune_decode_cache
 from curation.pipeline.detector_runtime import DetectorFactory, default_detector_factory
+from curation.pipeline.disk import decode_cache_bytes, estimate_cache, prune_decode_cache
 from curation.pipeline.executor import LocalExecutor
 from curation.pipeline.graph import UNIT_STAGE_NAMES, StageGraph, build_graph
 from curation.pipeline.layout import RunLayout
