@@ -24,6 +24,7 @@ from curation.pipeline.records import ItemRecord
 from curation.pipeline.resources import threads_per_worker
 from curation.pipeline.stage import UnitContext, commit
 from curation.retrieval.embedding_store import part_paths, write_part
+from pros.config import ConfigError
 from shards import make_key
 
 EMBED = "embed"
@@ -43,6 +44,15 @@ def embedder_for(config: EmbedderConfig) -> Embedder:
         else:
             _EMBEDDERS[config] = build_embedder(config)
     return _EMBEDDERS[config]
+
+
+def computing_embedder_for(config: EmbedderConfig) -> ImageEmbedder:
+    """The embedder of ``config`` when it computes vectors, as seeds from outside the pool need (a precomputed store
+    only looks vectors up; ``check_outside_seeds`` refuses that combination before a run starts)."""
+    embedder = embedder_for(config)
+    if isinstance(embedder, PrecomputedEmbeddings):
+        raise ConfigError("retrieval.embed.backend=precomputed cannot embed seed images or prompts")
+    return embedder
 
 
 def runtime_embed_config(config: CurateConfig) -> EmbedderConfig:

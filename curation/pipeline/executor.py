@@ -19,8 +19,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
-from multiprocessing.queues import Queue
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from curation.config import CurateConfig
 from curation.detect.config import DetectorConfig
@@ -46,7 +45,10 @@ from curation.pipeline.unit_progress import UnitProgress
 from pros.errors import UserError
 
 __all__ = ["DetectorFactory", "LazyDetector", "LocalExecutor", "UnitFailure", "default_detector_factory"]
-Updates = Queue  # (call, unit, n) progress messages from the pool's workers
+if TYPE_CHECKING:  # multiprocessing's Queue takes type arguments only in the type stubs
+    from multiprocessing.queues import Queue
+
+    Updates = Queue[tuple[int, int, int]]  # (call, unit, n) progress messages from the pool's workers
 Outcome = tuple[list[UnitResult], list[UnitFailure]]
 
 
@@ -115,7 +117,7 @@ class LocalExecutor:
         self._calls += 1  # tags this call's progress messages: a late one from the call before is not counted
         results: list[UnitResult] = []
         failures: list[UnitFailure] = []
-        futures: dict[Future, UnitPlan] = {
+        futures: dict[Future[UnitResult], UnitPlan] = {
             pool.submit(_worker_run_unit, plan, self.config, self.layout, self._calls): plan for plan in plans
         }
         pending = set(futures)
@@ -190,4 +192,9 @@ def _die_with_parent() -> None:
 def _worker_run_unit(plan: UnitPlan, config: CurateConfig, layout: RunLayout, call: int = 0) -> UnitResult:
     updates = _WORKER["updates"]
     unit = plan.unit.index
-    return run_unit(plan, config, layout, _WORKER["detector"], lambda n: n and updates.put((call, unit, n)))
+
+    def report(n: int) -> None:
+        if n:
+            updates.put((call, unit, n))
+
+    return run_unit(plan, config, layout, _WORKER["detector"], report)

@@ -17,7 +17,7 @@ import numpy as np
 
 from curation.config import CurateConfig
 from curation.decode import decode_image
-from curation.embed.base import has_text_tower
+from curation.embed.base import ImageEmbedder, has_text_tower
 from curation.pipeline.records import fit_within
 from curation.pipeline.retrieval_config import RetrievalStageConfig
 from curation.retrieval.seeded import SeedSet, image_seeds, text_seeds
@@ -57,7 +57,7 @@ def seeds_part(section: RetrievalStageConfig) -> dict[str, Any]:
     return part
 
 
-def check_outside_seeds(config: CurateConfig, build_embedder: Callable[[], Any]) -> None:
+def check_outside_seeds(config: CurateConfig, build_embedder: Callable[[], ImageEmbedder]) -> None:
     """Fail before any unit runs when the outside seeds cannot work with the configured embedder."""
     section = config.retrieval
     if not (section.seed_images or section.prompts):
@@ -92,7 +92,7 @@ def load_seed_images(folder: str, config: CurateConfig) -> tuple[list[str], list
     return names, images
 
 
-def outside_seed_sets(config: CurateConfig, embedder: Any) -> list[SeedSet]:
+def outside_seed_sets(config: CurateConfig, embedder: ImageEmbedder) -> list[SeedSet]:
     """SeedSets of the seed folder (``image:NAME``) and the prompts (``text:PROMPT``), empty when none are set."""
     section = config.retrieval
     sets: list[SeedSet] = []

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from curation.config import CurateConfig
 from curation.crops import CropConfig, select_faces
 from curation.pipeline.decisions import Decision, decisions_path, write_decisions
-from curation.pipeline.embed_stage import embedder_for, embeddings_root, runtime_embed_config
+from curation.pipeline.embed_stage import computing_embedder_for, embeddings_root, runtime_embed_config
 from curation.pipeline.layout import RunLayout
 from curation.pipeline.outside_seeds import outside_seed_sets
 from curation.pipeline.records import to_decoded_pixels
@@ -111,7 +111,7 @@ class Recheck:
             batch = self.config.detect.batch_size
             for start in range(0, len(rows), batch):
                 chunk = rows[start : start + batch]
-                found = self.detector().detect([pixels_from_row(r) for r in chunk])
+                found = self.detector().detect([p for r in chunk if (p := pixels_from_row(r)) is not None])
                 for row, faces in zip(chunk, found):
                     verdicts[wanted[row["item"]]] = self._judge(wanted[row["item"]], row, faces)
         return [verdicts.get(k, "unreadable") for k in keys]
@@ -155,7 +155,7 @@ def decide(layout: RunLayout, pool: Pool, config: CurateConfig,
     index.save(index_path(layout))
     seed_sets = [pool_seeds(keys, vectors, seeds, section.seeded)] if seeds else []
     if section.seed_images or section.prompts:
-        seed_sets += outside_seed_sets(config, embedder_for(runtime_embed_config(config)))
+        seed_sets += outside_seed_sets(config, computing_embedder_for(runtime_embed_config(config)))
     decisions: dict[str, Decision] = {}
     for d in retrieve_from_seeds(index, keys, seed_sets, section.seeded, recheck):
         decision = d.reason if d.reason != "seed" else "seed"

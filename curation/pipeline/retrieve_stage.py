@@ -12,7 +12,7 @@ from dataclasses import replace
 from curation.config import CurateConfig
 from curation.pipeline.detect_stage import DETECT
 from curation.pipeline.detector_runtime import LazyDetector, runtime_detector_config
-from curation.pipeline.embed_stage import EMBED, embedder_for, runtime_embed_config
+from curation.pipeline.embed_stage import EMBED, computing_embedder_for, runtime_embed_config
 from curation.pipeline.markers import write_marker
 from curation.pipeline.outside_seeds import check_outside_seeds, seeds_part
 from curation.pipeline.retrieval_step import run_retrieval_step
@@ -37,7 +37,7 @@ class RetrieveStage:
                 "dedup": section.dedup, "balance": section.balance, "crops": config.crops, **seeds_part(section)}
 
     def check(self, config: CurateConfig) -> None:
-        check_outside_seeds(config, lambda: embedder_for(runtime_embed_config(config)))
+        check_outside_seeds(config, lambda: computing_embedder_for(runtime_embed_config(config)))
 
     def intro(self, units: int) -> str:
         return f"indexing and deciding over the pool of {units} unit(s)"

@@ -153,7 +153,7 @@ def build_executor(config: CurateConfig, layout: RunLayout, detector_factory: De
     """The executor ``config.executor`` names: local worker processes, or Ray actors."""
     if config.executor == "ray":
         return RayExecutor(config, layout, detector_factory)
-    return LocalExecutor(config, layout, config.workers, detector_factory)
+    return LocalExecutor(config, layout, int(config.workers), detector_factory)  # resolved: resolve_local_resources
 
 
 def resolve_local_resources(config: CurateConfig, plan: Plan, console: Console) -> CurateConfig:

@@ -56,12 +56,23 @@ class PoolContext:
 
 
 class StageInfo(Protocol):
-    """What the planner reads of every stage."""
+    """What the planner reads of every stage (class attributes in the stages themselves)."""
 
-    name: str
-    version: str
-    reads: tuple[str, ...]  # stages whose outputs this one reads; none: the input unit itself
-    writes: tuple[str, ...]  # its outputs, as patterns under the run directory (NNNNN = the unit)
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """Stages whose outputs this one reads; none: the input unit itself."""
+        ...
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        """Its outputs, as patterns under the run directory (NNNNN = the unit)."""
+        ...
 
     def enabled(self, config: CurateConfig) -> bool:
         """Whether this run's graph holds the stage."""
@@ -85,7 +96,10 @@ class SourceStage(StageInfo, Protocol):
 
 @runtime_checkable
 class UnitStage(StageInfo, Protocol):
-    needs_pixels: bool  # reads the detector-resolution images (``ItemRecord.det_rgb``)
+    @property
+    def needs_pixels(self) -> bool:
+        """Reads the detector-resolution images (``ItemRecord.det_rgb``)."""
+        ...
 
     def run(self, ctx: UnitContext, stream: Iterator[ItemRecord]) -> Iterator[ItemRecord]:
         ...
@@ -96,7 +110,10 @@ class UnitStage(StageInfo, Protocol):
 
 @runtime_checkable
 class PoolStage(StageInfo, Protocol):
-    title: str  # how the console lines of the step begin
+    @property
+    def title(self) -> str:
+        """How the console lines of the step begin."""
+        ...
 
     def check(self, config: CurateConfig) -> None:
         """Fail before any unit runs on what would make the step fail later (a missing seed folder)."""

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from curation.config import CurateConfig
 from curation.pipeline.layout import RunLayout
 from curation.pipeline.manifest import read_manifests
 from curation.report.html_parts import img as _img
@@ -25,7 +26,7 @@ from curation.report.videos import video_pictures, video_section
 from shards.writer import atomic_write
 
 
-def write_report(layout: RunLayout, config: Any) -> dict[str, Any]:
+def write_report(layout: RunLayout, config: CurateConfig) -> dict[str, Any]:
     """Build the report from what is on disk (so it always describes the whole output) and return its numbers."""
     summary = summarize_run(layout)
     directory = layout.report
