@@ -21,6 +21,7 @@ class DecodeStage:
     version = "1"
     reads: tuple[str, ...] = ()
     writes = ("work/decode/NNNNN.parquet",)
+    words = "decode"
 
     def enabled(self, config: CurateConfig) -> bool:
         return True

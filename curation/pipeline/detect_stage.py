@@ -20,6 +20,7 @@ class DetectStage:
     reads = (DECODE,)
     writes = ("work/detect/NNNNN.parquet",)
     needs_pixels = True
+    words = "detect faces"
 
     def enabled(self, config: CurateConfig) -> bool:
         return True

@@ -84,6 +84,7 @@ class EmbedStage:
     reads = (DECODE,)
     writes = ("embeddings/img_emb/img_emb_NNNNN.npy", "embeddings/metadata/metadata_NNNNN.parquet")
     needs_pixels = True
+    words = "embed"
 
     def enabled(self, config: CurateConfig) -> bool:
         return config.retrieval.enabled

@@ -7,7 +7,7 @@ signatures walking this order; the unit runner runs the unit stages in it; a poo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from curation.config import CurateConfig
@@ -27,6 +27,13 @@ STAGES: tuple[UnitStage | PoolStage, ...] = (
 )
 # Every per-unit stage that any run may have committed (for removing the files of units the inputs no longer have).
 UNIT_STAGE_NAMES: tuple[str, ...] = (SOURCE.name, *(s.name for s in STAGES if isinstance(s, UnitStage)))
+
+
+def stage_words(names: Iterable[str]) -> list[str]:
+    """What the per-unit stages named in ``names`` do, in run order (for progress labels)."""
+    wanted = set(names)
+    stages: list[SourceStage | UnitStage] = [SOURCE, *(s for s in STAGES if isinstance(s, UnitStage))]
+    return [stage.words for stage in stages if stage.name in wanted]
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,11 @@ from shards import make_key
 SCORE_TIE = 0.05
 
 
+def recheck_crops(config: CurateConfig) -> CropConfig:
+    """How a retrieved image's faces are selected: the first pass's rules with the re-check's ``min_score``."""
+    return replace(config.crops, min_score=config.retrieval.recheck.min_score)
+
+
 @dataclass
 class PoolImage:
     """What the step knows about one embedded image from the first pass."""
@@ -91,7 +96,7 @@ class Recheck:
     def __init__(self, layout: RunLayout, config: CurateConfig, facts: dict[str, PoolImage],
                  detector: Callable[[], FaceDetector]) -> None:
         self.layout, self.config, self.facts, self.detector = layout, config, facts, detector
-        self.crops = replace(config.crops, min_score=config.retrieval.recheck.min_score)
+        self.crops = recheck_crops(config)
         self.kept_faces: dict[str, str] = {}  # key -> faces JSON (detector coordinates) of passing candidates
         self.scores: dict[str, float] = {}
 

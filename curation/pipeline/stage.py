@@ -86,6 +86,11 @@ class StageInfo(Protocol):
 
 @runtime_checkable
 class SourceStage(StageInfo, Protocol):
+    @property
+    def words(self) -> str:
+        """What the stage does, in the words of the progress label."""
+        ...
+
     def run(self, ctx: UnitContext, items: Iterator[InputItem]) -> Iterator[ItemRecord]:
         ...
 
@@ -96,6 +101,11 @@ class SourceStage(StageInfo, Protocol):
 
 @runtime_checkable
 class UnitStage(StageInfo, Protocol):
+    @property
+    def words(self) -> str:
+        """What the stage does, in the words of the progress label."""
+        ...
+
     @property
     def needs_pixels(self) -> bool:
         """Reads the detector-resolution images (``ItemRecord.det_rgb``)."""

@@ -20,6 +20,7 @@ from curation.pipeline.decisions import decisions_path, read_decisions
 from curation.pipeline.detect_stage import DETECT
 from curation.pipeline.manifest import write_manifest
 from curation.pipeline.records import ItemRecord, to_decoded_pixels
+from curation.pipeline.retrieval_step import recheck_crops
 from curation.pipeline.retrieve_stage import RETRIEVE
 from curation.pipeline.stage import UnitContext, commit
 from curation.pipeline.unit_files import faces_from_json
@@ -45,6 +46,7 @@ class CropWriteStage:
     version = "2"  # 2: captions, video frames and video rows in the manifest and the sample json
     reads = (DETECT, RETRIEVE)
     writes = ("shards/NNNNN.{tar,parquet,_stats.json,done}", "manifest/NNNNN.parquet")
+    words = "crop and write shards"
     needs_pixels = False  # crops come from the full decode, not the detector-resolution cache
 
     def enabled(self, config: CurateConfig) -> bool:
@@ -98,7 +100,7 @@ class CropWriteStage:
         crops = ctx.config.crops
         if decision is not None and decision["decision"] == "retrieved":
             record.faces = faces_from_json(decision["faces"])  # the re-check's faces, judged by its rules
-            crops = replace(crops, min_score=ctx.config.retrieval.recheck.min_score)
+            crops = recheck_crops(ctx.config)
         faces = to_decoded_pixels(record.faces or [], record.scale)
         original_per_decoded = record.width / max(1, record.decoded_width)
         kept, reason = select_faces(faces, crops, original_per_decoded)
