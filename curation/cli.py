@@ -114,8 +114,9 @@ def print_summary(console: object, result: object, out: Path) -> None:
 def print_cache(console: object, result: object, out: Path, command: str) -> None:
     """The decode cache's size and how to free it, or what --prune-cache freed."""
     from curation.pipeline.disk import size_text  # as in curate(): loaded when the command runs, not for --help
+    from curation.pipeline.layout import RunLayout
 
-    cache = out / "work" / "decode"
+    cache = RunLayout(out).decode_dir
     if result.pruned_bytes:
         console.print(f"decode cache {cache} deleted ({size_text(result.pruned_bytes)} freed); a later run of this "
                       "command decodes again and writes the same shards", markup=False, highlight=False)

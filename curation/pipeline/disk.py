@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from curation.config import CurateConfig
 from curation.pipeline.decode_stage import DECODE
+from curation.pipeline.layout import RunLayout
 from curation.pipeline.planner import Plan
 from curation.sources import InputUnit
 
@@ -78,17 +79,17 @@ def _size(size: int) -> str:
     return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.1f} MB"
 
 
-def decode_cache_bytes(work: Path) -> int:
+def decode_cache_bytes(layout: RunLayout) -> int:
     """Bytes the decode cache (``work/decode``) holds now."""
-    folder = Path(work) / "decode"
+    folder = layout.decode_dir
     return sum(p.stat().st_size for p in folder.glob("*.parquet")) if folder.is_dir() else 0
 
 
-def prune_decode_cache(work: Path) -> int:
+def prune_decode_cache(layout: RunLayout) -> int:
     """Delete the decode cache of a finished run; returns the bytes freed. Resume stays correct: the decode markers
     now name missing outputs, so a later run decodes again (and, its signatures unchanged, writes the same shards)."""
     freed = 0
-    for path in sorted((Path(work) / "decode").glob("*.parquet")):
+    for path in sorted(layout.decode_dir.glob("*.parquet")):
         freed += path.stat().st_size
         path.unlink()
     return freed

@@ -38,11 +38,20 @@ class RunLayout:
         """The marker of a pool stage, which commits once for the whole run."""
         return self.work / "markers" / stage / "global.json"
 
+    @property
+    def decode_dir(self) -> Path:
+        """The decode cache: every unit's images at detector resolution."""
+        return self.work / "decode"
+
+    @property
+    def detect_dir(self) -> Path:
+        return self.work / "detect"
+
     def decode_cache(self, unit: int) -> Path:
-        return self.work / "decode" / f"{unit:05d}.parquet"
+        return self.decode_dir / f"{unit:05d}.parquet"
 
     def detections(self, unit: int) -> Path:
-        return self.work / "detect" / f"{unit:05d}.parquet"
+        return self.detect_dir / f"{unit:05d}.parquet"
 
     def manifest_file(self, unit: int) -> Path:
         return self.manifest / f"{unit:05d}.parquet"
@@ -69,5 +78,5 @@ class RunLayout:
         return sorted(found)
 
     def make_dirs(self) -> None:
-        for directory in (self.shards, self.manifest, self.report, self.work / "decode", self.work / "detect"):
+        for directory in (self.shards, self.manifest, self.report, self.decode_dir, self.detect_dir):
             directory.mkdir(parents=True, exist_ok=True)

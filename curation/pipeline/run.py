@@ -137,8 +137,8 @@ def failures_message(failures: Sequence[UnitFailure], total_units: int) -> str:
 def finish_cache(result: CurateResult, layout: RunLayout, prune: bool) -> CurateResult:
     """Record the decode cache's size, deleting it first when asked."""
     if prune:
-        result.pruned_bytes = prune_decode_cache(layout.work)
-    result.cache_bytes = decode_cache_bytes(layout.work)
+        result.pruned_bytes = prune_decode_cache(layout)
+    result.cache_bytes = decode_cache_bytes(layout)
     return result
 
 
