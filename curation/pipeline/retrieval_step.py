@@ -1,11 +1,11 @@
-"""The global retrieval step, between the per-unit stages (decode, detect, embed) and writing.
+"""The work of the retrieval pool stage (``retrieve_stage``), between the per-unit stages (decode, embed, detect)
+and writing.
 
 It reads every unit's embeddings memory-mapped, builds the FAISS index over the pool (saved to ``index/``), takes as
-seeds the images the first pass kept (plus the seed folder and prompts, see ``outside_seeds``), retrieves their neighbours, has the detector check the retrieved images again
-with the re-check settings, removes near-duplicates among the images that would be kept (the best by face score, then
-pixel count, stays), optionally caps clusters, and writes one decision file per unit, then its marker. Its signature
-chains every unit's detect and embed signatures with the retrieval settings, so a changed retrieval setting re-runs
-this step and writing only.
+seeds the images the first pass kept (plus the seed folder and prompts, see ``outside_seeds``), retrieves their
+neighbours, has the detector check the retrieved images again with the re-check settings, removes near-duplicates
+among the images that would be kept (the best by face score, then pixel count, stays), optionally caps clusters, and
+writes one decision file per unit; the stage then commits its marker.
 """
 
 from __future__ import annotations
