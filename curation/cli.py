@@ -43,6 +43,7 @@ def curate_command(
         "per image); shards, manifests and report stay, and a later run decodes again."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
 ) -> None:
+    # The command's imports happen when it runs, not when `pros --help` loads this adapter (0.5 s of numpy/pyarrow).
     from rich.console import Console
 
     from curation.config import load_curate_config
@@ -88,7 +89,7 @@ def executor_overrides(executor: str | None, ray_address: str | None) -> list[st
 
 
 def print_summary(console: object, result: object, out: Path) -> None:
-    from rich.table import Table
+    from rich.table import Table  # as in curate(): loaded when the command runs, not for --help
 
     from curation.types import DECODE_REASONS, VIDEO_REASONS
 
@@ -112,9 +113,10 @@ def print_summary(console: object, result: object, out: Path) -> None:
 
 def print_cache(console: object, result: object, out: Path, command: str) -> None:
     """The decode cache's size and how to free it, or what --prune-cache freed."""
-    from curation.pipeline.disk import size_text
+    from curation.pipeline.disk import size_text  # as in curate(): loaded when the command runs, not for --help
+    from curation.pipeline.layout import RunLayout
 
-    cache = out / "work" / "decode"
+    cache = RunLayout(out).decode_dir
     if result.pruned_bytes:
         console.print(f"decode cache {cache} deleted ({size_text(result.pruned_bytes)} freed); a later run of this "
                       "command decodes again and writes the same shards", markup=False, highlight=False)

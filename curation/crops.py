@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
 from curation.types import DetectedFace
 from pros.config import ConfigError
@@ -156,15 +157,13 @@ def cut_square(rgb: np.ndarray, origin_x: int, origin_y: int, side: int, pad_mod
 
 
 def resize_square(pixels: np.ndarray, size: int) -> np.ndarray:
-    import cv2
+    import cv2  # heavy (OpenCV, 0.2 s): only processes that cut crops load it
 
     interpolation = cv2.INTER_AREA if pixels.shape[0] > size else cv2.INTER_CUBIC
     return cv2.resize(np.ascontiguousarray(pixels), (size, size), interpolation=interpolation)
 
 
 def encode_jpeg(pixels: np.ndarray, quality: int) -> bytes:
-    from PIL import Image
-
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="JPEG", quality=quality, subsampling="4:2:0", optimize=False)
     return buffer.getvalue()

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from curation.config import load_curate_config
-from curation.pipeline import stages as stages_module
+from curation.pipeline import decode_stage as stages_module
 from curation.pipeline.manifest import read_manifests
 from curation.pipeline.run import curate
 from curation.types import DetectedFace

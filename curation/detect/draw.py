@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from PIL import Image, ImageDraw
 
 from curation.types import DetectedFace
 
@@ -24,8 +25,6 @@ def draw_detections(
 
     ``crop_squares`` (x0, y0, x1, y1 in ``rgb`` pixels) are outlined in yellow, e.g. the crops cut around the faces.
     """
-    from PIL import Image, ImageDraw
-
     image = Image.fromarray(rgb)
     factor = 1.0
     if width is not None and width != image.width:

@@ -23,7 +23,7 @@ class Letterbox:
 
 def letterbox(rgb: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
     """Resize ``rgb`` to fit a ``size`` x ``size`` canvas keeping its aspect ratio, zero-padded bottom and right."""
-    import cv2
+    import cv2  # heavy (OpenCV, 0.2 s): only processes that detect load it
 
     height, width = rgb.shape[:2]
     scale = size / max(height, width)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import pyarrow.parquet as pq
 
 from curation.embed.base import l2_normalize
 from pros.errors import UserError
@@ -59,8 +60,6 @@ class PrecomputedEmbeddings:
     name = "precomputed"
 
     def __init__(self, root: str | Path, key_column: str = "") -> None:
-        import pyarrow.parquet as pq
-
         self.root = Path(root).expanduser()
         self.arrays: list[np.ndarray] = []
         self.location: dict[str, tuple[int, int]] = {}

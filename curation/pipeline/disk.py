@@ -11,9 +11,14 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+import pyarrow.parquet as pq
+
+from curation.config import CurateConfig
+from curation.pipeline.decode_stage import DECODE
+from curation.pipeline.layout import RunLayout
 from curation.pipeline.planner import Plan
+from curation.sources import InputUnit
 
 CANVAS_SHARE = 0.75  # a 4:3 photo shrunk to fit the detector's square covers 3/4 of it
 
@@ -38,11 +43,11 @@ class CacheEstimate:
                 "resumes where it stopped). Free some space, lower detect.input_size, or curate the inputs in parts.")
 
 
-def estimate_cache(plan: Plan, config: Any, out: Path) -> CacheEstimate:
+def estimate_cache(plan: Plan, config: CurateConfig, out: Path) -> CacheEstimate:
     per_image = int(config.detect.input_size**2 * 3 * CANVAS_SHARE)
     images, uncounted = 0, 0
     for unit_plan in plan.pending:
-        if "decode" not in unit_plan.todo:
+        if DECODE not in unit_plan.todo:
             continue
         count = _image_count(unit_plan.unit)
         images += count or 0
@@ -50,16 +55,14 @@ def estimate_cache(plan: Plan, config: Any, out: Path) -> CacheEstimate:
     return CacheEstimate(images * per_image, shutil.disk_usage(_existing(out)).free, uncounted)
 
 
-def _image_count(unit: Any) -> int | None:
+def _image_count(unit: InputUnit) -> int | None:
     if unit.kind == "directory":
         return len(unit.members)
     if unit.kind == "parquet":
-        import pyarrow.parquet as pq
-
         if not os.path.isfile(unit.path):  # a FIFO or a device is never opened (its one item says not_a_file)
             return 0
         try:
-            return pq.ParquetFile(unit.path).metadata.num_rows
+            return int(pq.ParquetFile(unit.path).metadata.num_rows)
         except (OSError, ValueError):  # unreadable: decoding will say so, row by row
             return 0
     return None
@@ -76,17 +79,17 @@ def _size(size: int) -> str:
     return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.1f} MB"
 
 
-def decode_cache_bytes(work: Path) -> int:
+def decode_cache_bytes(layout: RunLayout) -> int:
     """Bytes the decode cache (``work/decode``) holds now."""
-    folder = Path(work) / "decode"
+    folder = layout.decode_dir
     return sum(p.stat().st_size for p in folder.glob("*.parquet")) if folder.is_dir() else 0
 
 
-def prune_decode_cache(work: Path) -> int:
+def prune_decode_cache(layout: RunLayout) -> int:
     """Delete the decode cache of a finished run; returns the bytes freed. Resume stays correct: the decode markers
     now name missing outputs, so a later run decodes again (and, its signatures unchanged, writes the same shards)."""
     freed = 0
-    for path in sorted((Path(work) / "decode").glob("*.parquet")):
+    for path in sorted(layout.decode_dir.glob("*.parquet")):
         freed += path.stat().st_size
         path.unlink()
     return freed

@@ -8,6 +8,7 @@ thread decodes on into the next unit while the current one is still being detect
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import queue as queue_module
@@ -16,14 +17,21 @@ import sys
 import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from curation.config import CurateConfig
+from curation.detect.config import DetectorConfig
+from curation.pipeline.detector_runtime import (
+    DetectorFactory,
+    LazyDetector,
+    default_detector_factory,
+    runtime_detector_config,
+)
 from curation.pipeline.layout import RunLayout
 from curation.pipeline.planner import UnitPlan
 from curation.pipeline.read_ahead import ReadAhead
-from curation.pipeline.resources import session_threads
 from curation.pipeline.unit import (
     UnitResult,
     decoded_stream,
@@ -32,55 +40,16 @@ from curation.pipeline.unit import (
     run_unit,
     unit_context,
 )
-from curation.types import FaceDetector
+from curation.pipeline.unit_failure import UnitFailure
+from curation.pipeline.unit_progress import UnitProgress
 from pros.errors import UserError
 
-DetectorFactory = Callable[[Any], FaceDetector]  # DetectorConfig -> FaceDetector
+__all__ = ["DetectorFactory", "LazyDetector", "LocalExecutor", "UnitFailure", "default_detector_factory"]
+if TYPE_CHECKING:  # multiprocessing's Queue takes type arguments only in the type stubs
+    from multiprocessing.queues import Queue
 
-
-@dataclass
-class UnitFailure:
-    unit: int
-    name: str
-    error: str
-
-
-class Executor(Protocol):
-    def run(self, plans: Sequence[UnitPlan], on_items: Callable[[int], None]) -> tuple[list[UnitResult], list[UnitFailure]]:
-        ...
-
-
-def default_detector_factory(detector_config: Any) -> FaceDetector:
-    from curation.detect import build_detector
-
-    return build_detector(detector_config)
-
-
-class LazyDetector:
-    """Build the detector on first use, once per process: units whose detection is committed never load it."""
-
-    def __init__(self, factory: DetectorFactory, detector_config: Any) -> None:
-        self.factory = factory
-        self.detector_config = detector_config
-        self.detector: FaceDetector | None = None
-
-    def __call__(self) -> FaceDetector:
-        if self.detector is None:
-            self.detector = self.factory(self.detector_config)
-        return self.detector
-
-
-def threads_per_worker(workers: int | str, reader_thread: bool = True) -> int:
-    """onnxruntime threads of each of ``workers`` workers (see ``resources``); ``auto`` not yet resolved counts as 1."""
-    return int(session_threads(0, workers if isinstance(workers, int) else 1, reader_thread).value)
-
-
-def runtime_detector_config(config: Any, workers: int, reader_thread: bool = True) -> Any:
-    """The detector settings a worker runs with: onnxruntime threads = cores / workers less the reader thread,
-    unless ``detect.threads`` is set."""
-    if config.detect.threads:
-        return config.detect
-    return replace(config.detect, threads=threads_per_worker(workers, reader_thread))
+    Updates = Queue[tuple[int, int, int]]  # (call, unit, n) progress messages from the pool's workers
+Outcome = tuple[list[UnitResult], list[UnitFailure]]
 
 
 @dataclass
@@ -88,11 +57,11 @@ class LocalExecutor:
     """Runs units here (one worker) or on a pool of worker processes that is started on the first ``run`` and kept
     for the next (a run with retrieval calls ``run`` twice), so workers start once per run; ``close()`` ends it."""
 
-    config: Any
+    config: CurateConfig
     layout: RunLayout
     workers: int = 1
     detector_factory: DetectorFactory = default_detector_factory
-    _pool: tuple[ProcessPoolExecutor, Any] | None = field(default=None, init=False, repr=False)
+    _pool: tuple[ProcessPoolExecutor, Updates] | None = field(default=None, init=False, repr=False)
     _calls: int = field(default=0, init=False, repr=False)
 
     def close(self) -> None:
@@ -100,11 +69,11 @@ class LocalExecutor:
             self._pool[0].shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def _open_pool(self, units: int) -> tuple[ProcessPoolExecutor, Any]:
+    def _open_pool(self, units: int) -> tuple[ProcessPoolExecutor, Updates]:
         """The pool and its progress queue, started on first use with at most ``units`` workers."""
         if self._pool is None:
             context = multiprocessing.get_context("spawn")
-            updates = context.Queue()
+            updates: Updates = context.Queue()
             workers = min(self.workers, units)
             pool = ProcessPoolExecutor(
                 max_workers=workers, mp_context=context, initializer=_init_worker,
@@ -119,17 +88,18 @@ class LocalExecutor:
             _stop_workers(self._pool[0])
             self._pool = None
 
-    def run(self, plans: Sequence[UnitPlan], on_items: Callable[[int], None]) -> tuple[list[UnitResult], list[UnitFailure]]:
+    def run(self, plans: Sequence[UnitPlan], on_items: Callable[[int], None]) -> Outcome:
         if self.workers <= 1 or len(plans) <= 1:
             return self._run_here(plans, on_items)
         return self._run_pool(plans, on_items)
 
-    def _run_here(self, plans: Sequence[UnitPlan], on_items: Callable[[int], None]):
+    def _run_here(self, plans: Sequence[UnitPlan], on_items: Callable[[int], None]) -> Outcome:
         """Units one after another; one reader thread decodes ahead across unit boundaries."""
         detector = LazyDetector(self.detector_factory, runtime_detector_config(self.config, 1))
         contexts = [unit_context(plan, self.config, self.layout, detector) for plan in plans]
         openers = [partial(decoded_stream, plan, ctx) for plan, ctx in zip(plans, contexts)]
-        results, failures = [], []
+        results: list[UnitResult] = []
+        failures: list[UnitFailure] = []
         with ReadAhead(openers, read_ahead_depth(self.config)) as ahead:
             for plan, ctx in zip(plans, contexts):
                 decoded = ahead.next_stream()
@@ -138,26 +108,27 @@ class LocalExecutor:
                 except UserError:  # a problem every unit would hit (e.g. the detector model is missing): stop now
                     raise
                 except Exception as err:  # one bad unit must not stop the others; the run reports it at the end
-                    failures.append(UnitFailure(plan.unit.index, plan.unit.name, f"{type(err).__name__}: {err}"))
+                    failures.append(UnitFailure.of(plan.unit.index, plan.unit.name, err))
                     decoded.skip_rest()
         return results, failures
 
-    def _run_pool(self, plans: Sequence[UnitPlan], on_items: Callable[[int], None]):
+    def _run_pool(self, plans: Sequence[UnitPlan], on_items: Callable[[int], None]) -> Outcome:
         pool, updates = self._open_pool(len(plans))
         self._calls += 1  # tags this call's progress messages: a late one from the call before is not counted
-        results, failures = [], []
-        futures: dict[Future, UnitPlan] = {
+        results: list[UnitResult] = []
+        failures: list[UnitFailure] = []
+        futures: dict[Future[UnitResult], UnitPlan] = {
             pool.submit(_worker_run_unit, plan, self.config, self.layout, self._calls): plan for plan in plans
         }
         pending = set(futures)
-        counter = _UnitCounter(on_items, self._calls)
+        progress = UnitProgress(on_items)
         while pending:
             try:
                 done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
             except KeyboardInterrupt:  # Ctrl-C: stop the workers now; committed units stay committed
                 self._abandon_pool()
                 raise
-            counter.drain(updates)
+            drain(updates, self._calls, progress)
             for future in done:
                 plan = futures[future]
                 try:
@@ -166,10 +137,10 @@ class LocalExecutor:
                     self._abandon_pool()
                     raise
                 except Exception as err:
-                    failures.append(UnitFailure(plan.unit.index, plan.unit.name, f"{type(err).__name__}: {err}"))
+                    failures.append(UnitFailure.of(plan.unit.index, plan.unit.name, err))
                     continue
                 results.append(result)
-                counter.finish(result.unit, result.items)
+                progress.finish(result.unit, result.items)
         return sorted(results, key=lambda r: r.unit), failures
 
 
@@ -181,36 +152,23 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-class _UnitCounter:
-    """Turns workers' (unit, n) messages into progress; a finished unit's late messages are ignored and its total
-    is made exact from its result, so the bar ends at the true count."""
-
-    def __init__(self, on_items: Callable[[int], None], call: int = 0) -> None:
-        self.on_items = on_items
-        self.call = call
-        self.reported: dict[int, int] = {}
-        self.finished: set[int] = set()
-
-    def drain(self, updates: Any) -> None:
-        while True:
-            try:
-                call, unit, n = updates.get_nowait()
-            except queue_module.Empty:
-                return
-            if call == self.call and unit not in self.finished:
-                self.reported[unit] = self.reported.get(unit, 0) + n
-                self.on_items(n)
-
-    def finish(self, unit: int, items: int) -> None:
-        self.finished.add(unit)
-        self.on_items(items - self.reported.get(unit, 0))
+def drain(updates: Updates, call: int, progress: UnitProgress) -> None:
+    """Report the workers' queued (call, unit, n) messages of this ``call`` (a late one from the call before is not
+    counted)."""
+    while True:
+        try:
+            sent, unit, n = updates.get_nowait()
+        except queue_module.Empty:
+            return
+        if sent == call:
+            progress.report(unit, n)
 
 
 # Per-process state of a pool worker, set once by the pool's initializer.
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(updates: Any, factory: DetectorFactory, detector_config: Any) -> None:
+def _init_worker(updates: Updates, factory: DetectorFactory, detector_config: DetectorConfig) -> None:
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
     _WORKER["updates"] = updates
@@ -223,8 +181,6 @@ def _die_with_parent() -> None:
     if not sys.platform.startswith("linux"):
         return
     try:
-        import ctypes
-
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
@@ -233,7 +189,12 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def _worker_run_unit(plan: UnitPlan, config: Any, layout: RunLayout, call: int = 0) -> UnitResult:
+def _worker_run_unit(plan: UnitPlan, config: CurateConfig, layout: RunLayout, call: int = 0) -> UnitResult:
     updates = _WORKER["updates"]
     unit = plan.unit.index
-    return run_unit(plan, config, layout, _WORKER["detector"], lambda n: n and updates.put((call, unit, n)))
+
+    def report(n: int) -> None:
+        if n:
+            updates.put((call, unit, n))
+
+    return run_unit(plan, config, layout, _WORKER["detector"], report)

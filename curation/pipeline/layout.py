@@ -6,6 +6,7 @@ and ``OUT/work`` (per-stage outputs and commit markers that make the run resumab
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,17 +34,30 @@ class RunLayout:
     def marker(self, stage: str, unit: int) -> Path:
         return self.work / "markers" / stage / f"{unit:05d}.json"
 
+    def pool_marker(self, stage: str) -> Path:
+        """The marker of a pool stage, which commits once for the whole run."""
+        return self.work / "markers" / stage / "global.json"
+
+    @property
+    def decode_dir(self) -> Path:
+        """The decode cache: every unit's images at detector resolution."""
+        return self.work / "decode"
+
+    @property
+    def detect_dir(self) -> Path:
+        return self.work / "detect"
+
     def decode_cache(self, unit: int) -> Path:
-        return self.work / "decode" / f"{unit:05d}.parquet"
+        return self.decode_dir / f"{unit:05d}.parquet"
 
     def detections(self, unit: int) -> Path:
-        return self.work / "detect" / f"{unit:05d}.parquet"
+        return self.detect_dir / f"{unit:05d}.parquet"
 
     def manifest_file(self, unit: int) -> Path:
         return self.manifest / f"{unit:05d}.parquet"
 
-    def unit_files(self, unit: int) -> list[Path]:
-        """Every file this run layout keeps for ``unit``."""
+    def unit_files(self, unit: int, stages: Sequence[str]) -> list[Path]:
+        """Every file this run layout keeps for ``unit`` (``stages``: the names of every per-unit stage)."""
         stem = f"{unit:05d}"
         names = [f"{stem}.tar", f"{stem}.parquet", f"{stem}_stats.json", f"{stem}.done"]
         files = [self.shards / n for n in names] + [self.manifest_file(unit), self.decode_cache(unit),
@@ -51,7 +65,7 @@ class RunLayout:
         retrieval = [self.out / "embeddings" / "img_emb" / f"img_emb_{stem}.npy",
                      self.out / "embeddings" / "metadata" / f"metadata_{stem}.parquet",
                      self.work / "decisions" / f"{stem}.parquet"]
-        return files + retrieval + [self.marker(stage, unit) for stage in ("decode", "detect", "embed", "write")]
+        return files + retrieval + [self.marker(stage, unit) for stage in stages]
 
     def stale_units(self, count: int) -> list[int]:
         """Units numbered ``count`` or above that earlier runs left (the inputs or ``files_per_unit`` changed)."""
@@ -64,5 +78,5 @@ class RunLayout:
         return sorted(found)
 
     def make_dirs(self) -> None:
-        for directory in (self.shards, self.manifest, self.report, self.work / "decode", self.work / "detect"):
+        for directory in (self.shards, self.manifest, self.report, self.decode_dir, self.detect_dir):
             directory.mkdir(parents=True, exist_ok=True)

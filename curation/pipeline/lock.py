@@ -13,7 +13,7 @@ from pros.errors import UserError
 @contextlib.contextmanager
 def run_lock(work: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``work/.lock`` for the duration; the OS releases it if the process dies."""
-    import fcntl
+    import fcntl  # POSIX only: imported where a run takes its lock, so the package imports everywhere
 
     work.mkdir(parents=True, exist_ok=True)
     path = work / ".lock"

@@ -42,6 +42,14 @@ def marker_matches(path: Path, signature: StageSignature) -> bool:
     return marker is not None and marker.get("signature") == asdict(signature)
 
 
+def outputs_committed(path: Path, signature: StageSignature, out: Path) -> bool:
+    """The marker at ``path`` holds ``signature`` and every output it names (relative to ``out``) exists."""
+    if not marker_matches(path, signature):
+        return False
+    outputs = (read_marker(path) or {}).get("outputs", [])
+    return all((out / name).exists() for name in outputs)
+
+
 def write_marker(path: Path, signature: StageSignature, outputs: list[str], stats: dict[str, Any]) -> None:
     """Commit a stage's unit: call only after every output in ``outputs`` (paths relative to the run directory) is
     written and renamed into place."""

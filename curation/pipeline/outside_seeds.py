@@ -13,7 +13,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from curation.config import CurateConfig
+from curation.decode import decode_image
+from curation.embed.base import ImageEmbedder, has_text_tower
+from curation.pipeline.records import fit_within
+from curation.pipeline.retrieval_config import RetrievalStageConfig
+from curation.retrieval.seeded import SeedSet, image_seeds, text_seeds
 from curation.sources.config import IMAGE_EXTENSIONS
+from curation.types import Rejection
 from pros.config import ConfigError
 from pros.errors import UserError
 
@@ -33,7 +42,7 @@ def seed_image_paths(folder: str) -> list[Path]:
     return paths
 
 
-def seeds_part(section: Any) -> dict[str, Any]:
+def seeds_part(section: RetrievalStageConfig) -> dict[str, Any]:
     """What the outside seeds add to the retrieval step's signature (nothing when there are none, so runs without
     them keep their signature)."""
     part: dict[str, Any] = {}
@@ -48,7 +57,7 @@ def seeds_part(section: Any) -> dict[str, Any]:
     return part
 
 
-def check_outside_seeds(config: Any, build_embedder: Callable[[], Any]) -> None:
+def check_outside_seeds(config: CurateConfig, build_embedder: Callable[[], ImageEmbedder]) -> None:
     """Fail before any unit runs when the outside seeds cannot work with the configured embedder."""
     section = config.retrieval
     if not (section.seed_images or section.prompts):
@@ -61,8 +70,6 @@ def check_outside_seeds(config: Any, build_embedder: Callable[[], Any]) -> None:
                           "retrieval.embed.backend=precomputed has none; choose the backend that made the vectors "
                           f"(efficientnet_lite0 / open_clip) or remove {used}")
     if section.prompts:
-        from curation.embed.base import has_text_tower
-
         embedder = build_embedder()
         if not has_text_tower(embedder):
             raise ConfigError(f"retrieval.prompts needs an embedder with a text tower, and "
@@ -70,12 +77,8 @@ def check_outside_seeds(config: Any, build_embedder: Callable[[], Any]) -> None:
                               + FIX_BACKEND)
 
 
-def load_seed_images(folder: str, config: Any) -> tuple[list[str], list[Any]]:
+def load_seed_images(folder: str, config: CurateConfig) -> tuple[list[str], list[np.ndarray]]:
     """Relative names and detector-resolution RGB arrays of the seed images; a file that does not decode is an error."""
-    from curation.decode import decode_image
-    from curation.pipeline.stages import fit_within
-    from curation.types import Rejection
-
     root = Path(folder).expanduser()
     names, images = [], []
     for path in seed_image_paths(folder):
@@ -89,12 +92,10 @@ def load_seed_images(folder: str, config: Any) -> tuple[list[str], list[Any]]:
     return names, images
 
 
-def outside_seed_sets(config: Any, embedder: Any) -> list[Any]:
+def outside_seed_sets(config: CurateConfig, embedder: ImageEmbedder) -> list[SeedSet]:
     """SeedSets of the seed folder (``image:NAME``) and the prompts (``text:PROMPT``), empty when none are set."""
-    from curation.retrieval.seeded import image_seeds, text_seeds
-
     section = config.retrieval
-    sets = []
+    sets: list[SeedSet] = []
     if section.seed_images:
         names, images = load_seed_images(section.seed_images, config)
         sets.append(image_seeds(embedder, images, names, section.seeded))

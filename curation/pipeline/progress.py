@@ -24,18 +24,17 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from curation.pipeline.graph import stage_words
+
 EVERY_S = 30.0
 MIN_GAP_S = 10.0
 STEPS = 10  # a line per tenth of the images, at most one per MIN_GAP_S
 
-# What each per-unit stage does, in the words of the progress label.
-STAGE_WORDS = {"decode": "decode", "embed": "embed", "detect": "detect faces", "write": "crop and write shards"}
 
 
 def phase_label(stages: Sequence[str]) -> str:
     """``decode, embed, detect faces`` for the stages a phase runs, in pipeline order."""
-    ordered = [name for name in STAGE_WORDS if name in set(stages)]
-    return ", ".join(STAGE_WORDS[name] for name in ordered) or "replay"
+    return ", ".join(stage_words(stages)) or "replay"
 
 
 class RateColumn(ProgressColumn):

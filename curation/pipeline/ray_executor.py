@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import socket
 import threading
 import time
 import weakref
@@ -25,15 +26,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from curation.pipeline.executor import (
-    DetectorFactory,
-    LazyDetector,
-    UnitFailure,
-    default_detector_factory,
-)
+from curation.config import CurateConfig, RayConfig
+from curation.detect.config import DetectorConfig
+from curation.pipeline.detector_runtime import DetectorFactory, LazyDetector, default_detector_factory
 from curation.pipeline.layout import RunLayout
 from curation.pipeline.planner import UnitPlan
 from curation.pipeline.unit import UnitResult, run_unit
+from curation.pipeline.unit_failure import UnitFailure
+from curation.pipeline.unit_progress import UnitProgress
 from pros.errors import UserError
 from pros.hardware import usable_cores
 
@@ -51,13 +51,13 @@ class UnitWorker:
     sends an actor a second unit before the first is done, so the detector is used by one thread at a time.
     """
 
-    def __init__(self, factory: DetectorFactory, detector_config: Any) -> None:
+    def __init__(self, factory: DetectorFactory, detector_config: DetectorConfig) -> None:
         self.detector = LazyDetector(factory, detector_config)
         self.lock = threading.Lock()
         self.unit = -1
         self.pending = 0
 
-    def run(self, plan: UnitPlan, config: Any, layout: RunLayout) -> UnitResult:
+    def run(self, plan: UnitPlan, config: CurateConfig, layout: RunLayout) -> UnitResult:
         with self.lock:
             self.unit, self.pending = plan.unit.index, 0
         return run_unit(plan, config, layout, self.detector, self._count)
@@ -75,7 +75,7 @@ class UnitWorker:
 
 def import_ray() -> Any:
     try:
-        import ray
+        import ray  # heavy and optional (the ray extra): only executor=ray loads it
     except ImportError as err:
         raise UserError(
             "executor=ray needs Ray, which is not installed; install it with `pip install 'pros[ray]'` "
@@ -88,7 +88,7 @@ def connect(address: str) -> bool:
     """Connect to the cluster at ``address`` (``ray://HOST:10001``, ``HOST:6379`` or ``auto``), or start a local Ray
     with this machine's cores when ``address`` is empty; returns whether this call started the connection (and so
     must end it). An already initialized Ray (e.g. in a notebook or test) is used as it is."""
-    import ray
+    ray = import_ray()
 
     if ray.is_initialized():
         return False
@@ -117,8 +117,6 @@ def connect(address: str) -> bool:
 def check_reachable(address: str, seconds: float = 5.0) -> None:
     """Fail fast on a ``HOST:PORT`` nobody listens on (Ray itself retries for minutes); ``auto``, ``ray://`` and
     the empty address are left to Ray."""
-    import socket
-
     if not address or address == "auto" or "://" in address or ":" not in address:
         return
     host, _, port = address.rpartition(":")
@@ -128,11 +126,11 @@ def check_reachable(address: str, seconds: float = 5.0) -> None:
         pass
 
 
-def actor_count(settings: Any, units: int) -> int:
+def actor_count(settings: RayConfig, units: int) -> int:
     """How many actors to start: ``settings.actors``, or (0) the cluster's CPUs / max(1, ``cpus_per_actor``) so
     onnxruntime threads are not oversubscribed; never more than the cluster can place (an actor Ray cannot place
     would hold its unit forever) nor more than the units to run."""
-    import ray
+    ray = import_ray()
 
     resources = ray.cluster_resources()
     cpus = resources.get("CPU", 0.0)
@@ -149,21 +147,26 @@ def actor_count(settings: Any, units: int) -> int:
     return max(1, min(wanted, fits, units))
 
 
-def actor_detector_config(config: Any) -> Any:
-    """onnxruntime threads per actor: ``detect.threads`` when set, else the actor's whole CPUs (at least 1)."""
+def actor_threads(settings: RayConfig) -> int:
+    """onnxruntime / torch threads of one actor: its whole CPUs, at least 1."""
+    return max(1, math.floor(settings.cpus_per_actor))
+
+
+def actor_detector_config(config: CurateConfig) -> DetectorConfig:
+    """onnxruntime threads per actor: ``detect.threads`` when set, else ``actor_threads``."""
     if config.detect.threads:
         return config.detect
-    return replace(config.detect, threads=max(1, math.floor(config.ray.cpus_per_actor)))
+    return replace(config.detect, threads=actor_threads(config.ray))
 
 
-def actor_config(config: Any) -> Any:
+def actor_config(config: CurateConfig) -> CurateConfig:
     """The run settings sent to the actors: the embedder runs with the actor's whole CPUs (at least 1 thread) unless
     ``retrieval.embed.threads`` is set. Left at 0, each actor would take cores / ``workers`` threads: every core of
     its node, in every actor of the node at once. Embedding threads change speed, not signatures."""
     embed = config.retrieval.embed
     if embed.threads:
         return config
-    embed = replace(embed, threads=max(1, math.floor(config.ray.cpus_per_actor)))
+    embed = replace(embed, threads=actor_threads(config.ray))
     return replace(config, retrieval=replace(config.retrieval, embed=embed))
 
 
@@ -176,8 +179,7 @@ class _RaySession:
     actors: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
-        import ray
-
+        ray = import_ray()
         actors, self.actors = self.actors, []
         if not ray.is_initialized():  # the actors ended with the Ray they ran on
             return
@@ -196,7 +198,7 @@ class RayExecutor:
     """Runs units on Ray actors. Ray is connected (or started) on the first ``run`` and the actors are kept for the
     next; both end with ``close()``, on an error or Ctrl-C, or when the executor is garbage-collected."""
 
-    config: Any
+    config: CurateConfig
     layout: RunLayout
     detector_factory: DetectorFactory = default_detector_factory
     _session: _RaySession | None = field(default=None, init=False, repr=False)
@@ -225,8 +227,7 @@ class RayExecutor:
             self._session = None  # a later run connects again
 
     def _add_actors(self, session: _RaySession, units: int) -> None:
-        import ray
-
+        ray = import_ray()
         settings = self.config.ray
         count = actor_count(settings, units)
         if len(session.actors) >= count:
@@ -244,20 +245,20 @@ class RayExecutor:
 class _Dispatch:
     """Hands each idle actor the next unit, polls running actors for progress, and gathers results and failures."""
 
-    def __init__(self, actors: list[Any], config: Any, layout: RunLayout, on_items: Callable[[int], None]) -> None:
+    def __init__(self, actors: list[Any], config: CurateConfig, layout: RunLayout,
+                 on_items: Callable[[int], None]) -> None:
         self.idle = list(actors)
         self.config = config
         self.layout = layout
         self.on_items = on_items
         self.running: dict[Any, tuple[Any, UnitPlan]] = {}  # result ref -> (actor, plan)
-        self.reported: dict[int, int] = {}
+        self.progress = UnitProgress(on_items)
         self.results: list[UnitResult] = []
         self.failures: list[UnitFailure] = []
         self.last_poll = 0.0
 
     def run(self, plans: Sequence[UnitPlan]) -> tuple[list[UnitResult], list[UnitFailure]]:
-        import ray
-
+        ray = import_ray()
         queue = list(plans)
         while queue or self.running:
             while queue and self.idle:
@@ -275,8 +276,8 @@ class _Dispatch:
         return sorted(self.results, key=lambda r: r.unit), self.failures
 
     def _collect(self, ref: Any) -> None:
-        import ray
-        from ray.exceptions import RayActorError, RayTaskError
+        ray = import_ray()
+        from ray.exceptions import RayActorError, RayTaskError  # heavy and optional, as ray itself
 
         actor, plan = self.running.pop(ref)
         try:
@@ -294,11 +295,11 @@ class _Dispatch:
             return
         self.idle.append(actor)
         self.results.append(result)
-        self.on_items(result.items - self.reported.pop(plan.unit.index, 0))  # makes the bar exact
+        self.progress.finish(plan.unit.index, result.items)  # makes the bar exact
 
     def _poll_progress(self) -> None:
-        import ray
-        from ray.exceptions import RayError
+        ray = import_ray()
+        from ray.exceptions import RayError  # heavy and optional, as ray itself
 
         running_units = {plan.unit.index for _, plan in self.running.values()}
         refs = [actor.take_progress.remote() for actor, _ in self.running.values()]
@@ -310,8 +311,7 @@ class _Dispatch:
             except RayError:  # a dying actor; _collect reports it
                 continue
             if n and unit in running_units:
-                self.reported[unit] = self.reported.get(unit, 0) + n
-                total += n
+                total += self.progress.count(unit, n)
         if total:
             self.on_items(total)  # one update per poll keeps the bar's rate estimate smooth
 

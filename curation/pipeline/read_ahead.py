@@ -33,7 +33,7 @@ class ReadAhead(Generic[T]):
     """
 
     def __init__(self, openers: Iterable[Callable[[], Iterator[T]]], depth: int) -> None:
-        self._buffer: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._buffer: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._produce, args=(iter(openers),), name="curate-reader", daemon=True)
         self._thread.start()

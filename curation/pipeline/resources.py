@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Any
 
+from curation.config import CurateConfig
 from pros.hardware import Choice, usable_cores
 
 AUTO = "auto"
@@ -65,6 +65,11 @@ def session_threads(requested: int, workers: int, reader_thread: bool = True, co
     return Choice(threads, reason)
 
 
+def threads_per_worker(workers: int | str, reader_thread: bool = True) -> int:
+    """onnxruntime / torch threads of each of ``workers`` workers; ``auto`` not yet resolved counts as 1."""
+    return int(session_threads(0, workers if isinstance(workers, int) else 1, reader_thread).value)
+
+
 @dataclass(frozen=True)
 class Resources:
     workers: Choice
@@ -78,7 +83,7 @@ class Resources:
         return line
 
 
-def choose_resources(config: Any, units: int, cores: int | None = None, images: int | None = None,
+def choose_resources(config: CurateConfig, units: int, cores: int | None = None, images: int | None = None,
                      load: float | None = None) -> Resources:
     """Workers and per-worker threads for a local run with ``units`` units (at least one) and ``images`` inputs
     (None when unknown, e.g. tar shards) to run."""

@@ -1,16 +1,15 @@
-"""The global retrieval step, between the per-unit stages (decode, detect, embed) and writing.
+"""The work of the retrieval pool stage (``retrieve_stage``), between the per-unit stages (decode, embed, detect)
+and writing.
 
 It reads every unit's embeddings memory-mapped, builds the FAISS index over the pool (saved to ``index/``), takes as
-seeds the images the first pass kept (plus the seed folder and prompts, see ``outside_seeds``), retrieves their neighbours, has the detector check the retrieved images again
-with the re-check settings, removes near-duplicates among the images that would be kept (the best by face score, then
-pixel count, stays), optionally caps clusters, and writes one decision file per unit, then its marker. Its signature
-chains every unit's detect and embed signatures with the retrieval settings, so a changed retrieval setting re-runs
-this step and writing only.
+seeds the images the first pass kept (plus the seed folder and prompts, see ``outside_seeds``), retrieves their
+neighbours, has the detector check the retrieved images again with the re-check settings, removes near-duplicates
+among the images that would be kept (the best by face score, then pixel count, stays), optionally caps clusters, and
+writes one decision file per unit; the stage then commits its marker.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -20,29 +19,30 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from curation.config import CurateConfig
+from curation.crops import CropConfig, select_faces
 from curation.pipeline.decisions import Decision, decisions_path, write_decisions
-from curation.pipeline.embed_stage import (
-    embedder_for,
-    embeddings_root,
-    runtime_embed_config,
-)
+from curation.pipeline.embed_stage import computing_embedder_for, embeddings_root, runtime_embed_config
 from curation.pipeline.layout import RunLayout
-from curation.pipeline.markers import (
-    StageSignature,
-    marker_matches,
-    read_marker,
-    write_marker,
-)
-from curation.pipeline.outside_seeds import outside_seed_sets, seeds_part
-from curation.pipeline.planner import UnitPlan, part_hash
+from curation.pipeline.outside_seeds import outside_seed_sets
+from curation.pipeline.records import to_decoded_pixels
+from curation.pipeline.retrieval_config import RetrievalStageConfig
 from curation.pipeline.unit_files import faces_from_json, faces_to_json, pixels_from_row
-from curation.pipeline.write_stage import select_faces, to_decoded_pixels
+from curation.retrieval.balance import balance_clusters
+from curation.retrieval.dedup import find_near_duplicates
+from curation.retrieval.embedding_store import part_paths
+from curation.retrieval.index import build_index
+from curation.retrieval.seeded import pool_seeds, retrieve_from_seeds
+from curation.types import DetectedFace, FaceDetector
 from shards import make_key
 
 # Face scores of copies of one photo differ by noise: within a step of this size the larger image wins.
 SCORE_TIE = 0.05
-NAME = "retrieve"
-VERSION = "3"  # 2: index nprobe derived as 10, not 16; 3: a seed removed as a duplicate is replaced by its kept copy
+
+
+def recheck_crops(config: CurateConfig) -> CropConfig:
+    """How a retrieved image's faces are selected: the first pass's rules with the re-check's ``min_score``."""
+    return replace(config.crops, min_score=config.retrieval.recheck.min_score)
 
 
 @dataclass
@@ -56,38 +56,12 @@ class PoolImage:
     pixels: int  # original width x height
 
 
-def marker_path(layout: RunLayout) -> Path:
-    return layout.work / "markers" / NAME / "global.json"
-
-
 def index_path(layout: RunLayout) -> Path:
     return layout.out / "index" / "pool.faiss"
 
 
-def config_part(config: Any) -> dict[str, Any]:
-    section = config.retrieval
-    return {"index": section.index, "seeded": section.seeded, "recheck": section.recheck, "dedup": section.dedup,
-            "balance": section.balance, "crops": config.crops, **seeds_part(section)}
-
-
-def step_signature(plans: Sequence[UnitPlan], config: Any) -> StageSignature:
-    """Keyed on every unit's detect and embed signature and the retrieval settings."""
-    joined = ",".join(f"{p.signatures['detect'].digest()}:{p.signatures['embed'].digest()}" for p in plans)
-    fingerprint = hashlib.sha256(joined.encode()).hexdigest()[:24]
-    return StageSignature(NAME, VERSION, part_hash(config_part(config)), fingerprint)
-
-
-def step_done(layout: RunLayout, signature: StageSignature) -> bool:
-    path = marker_path(layout)
-    if not marker_matches(path, signature):
-        return False
-    return all((layout.out / name).exists() for name in (read_marker(path) or {}).get("outputs", []))
-
-
 def load_pool(layout: RunLayout, units: Sequence[int]) -> tuple[list[str], np.ndarray]:
     """Keys and vectors (float32, in unit order) of every unit's committed embeddings, read memory-mapped."""
-    from curation.retrieval.embedding_store import part_paths
-
     keys: list[str] = []
     arrays = []
     for unit in units:
@@ -100,7 +74,7 @@ def load_pool(layout: RunLayout, units: Sequence[int]) -> tuple[list[str], np.nd
     return keys, matrix
 
 
-def first_pass(layout: RunLayout, unit: int, crops: Any) -> dict[str, PoolImage]:
+def first_pass(layout: RunLayout, unit: int, crops: CropConfig) -> dict[str, PoolImage]:
     """Key -> first-pass facts of a unit's decoded images, from the decode cache (no pixels) and the detections."""
     decode = pq.read_table(layout.decode_cache(unit),
                            columns=["item", "status", "width", "height", "decoded_width", "scale"]).to_pylist()
@@ -110,7 +84,7 @@ def first_pass(layout: RunLayout, unit: int, crops: Any) -> dict[str, PoolImage]
         if row["status"] != "ok":
             continue
         faces = to_decoded_pixels(faces_from_json(faces_of.get(row["item"], "[]")), row["scale"])
-        kept, _ = select_faces(faces, crops, row["width"] / max(1, row["decoded_width"]))
+        kept, _ = select_faces(faces, crops, scale=row["width"] / max(1, row["decoded_width"]))
         facts[make_key(unit, row["item"])] = PoolImage(
             unit, row["item"], bool(kept), max((f.score for f in kept), default=0.0), row["width"] * row["height"])
     return facts
@@ -119,9 +93,10 @@ def first_pass(layout: RunLayout, unit: int, crops: Any) -> dict[str, PoolImage]
 class Recheck:
     """The detector with the re-check settings, run on the decode cache's images of retrieved candidates."""
 
-    def __init__(self, layout: RunLayout, config: Any, facts: dict[str, PoolImage], detector: Callable[[], Any]):
+    def __init__(self, layout: RunLayout, config: CurateConfig, facts: dict[str, PoolImage],
+                 detector: Callable[[], FaceDetector]) -> None:
         self.layout, self.config, self.facts, self.detector = layout, config, facts, detector
-        self.crops = replace(config.crops, min_score=config.retrieval.recheck.min_score)
+        self.crops = recheck_crops(config)
         self.kept_faces: dict[str, str] = {}  # key -> faces JSON (detector coordinates) of passing candidates
         self.scores: dict[str, float] = {}
 
@@ -141,15 +116,15 @@ class Recheck:
             batch = self.config.detect.batch_size
             for start in range(0, len(rows), batch):
                 chunk = rows[start : start + batch]
-                found = self.detector().detect([pixels_from_row(r) for r in chunk])
+                found = self.detector().detect([p for r in chunk if (p := pixels_from_row(r)) is not None])
                 for row, faces in zip(chunk, found):
                     verdicts[wanted[row["item"]]] = self._judge(wanted[row["item"]], row, faces)
         return [verdicts.get(k, "unreadable") for k in keys]
 
-    def _judge(self, key: str, row: dict[str, Any], faces: list) -> str | None:
-        text = faces_to_json(faces)
+    def _judge(self, key: str, row: dict[str, Any], found: list[DetectedFace]) -> str | None:
+        text = faces_to_json(found)
         faces = to_decoded_pixels(faces_from_json(text), row["scale"])
-        kept, reason = select_faces(faces, self.crops, row["width"] / max(1, row["decoded_width"]))
+        kept, reason = select_faces(faces, self.crops, scale=row["width"] / max(1, row["decoded_width"]))
         if not kept:
             return reason
         self.kept_faces[key] = text
@@ -157,44 +132,58 @@ class Recheck:
         return None
 
 
-def run_retrieval_step(layout: RunLayout, plans: Sequence[UnitPlan], config: Any, detector: Callable[[], Any],
-                       signature: StageSignature) -> dict[str, int]:
-    """Decide, write the decision files and the marker; returns counts by decision."""
-    from curation.retrieval.balance import balance_clusters
-    from curation.retrieval.dedup import find_near_duplicates
-    from curation.retrieval.index import build_index
-    from curation.retrieval.seeded import pool_seeds, retrieve_from_seeds
+@dataclass
+class Pool:
+    """The embedded images of every unit: keys and vectors in unit order, and what the first pass found."""
 
-    section = config.retrieval
-    units = [p.unit.index for p in plans]
+    keys: list[str]
+    vectors: np.ndarray
+    facts: dict[str, PoolImage]
+
+
+def read_pool(layout: RunLayout, units: Sequence[int], crops: CropConfig) -> Pool:
     keys, vectors = load_pool(layout, units)
     facts: dict[str, PoolImage] = {}
     for unit in units:
-        facts.update(first_pass(layout, unit, config.crops))
+        facts.update(first_pass(layout, unit, crops))
+    return Pool(keys, vectors, facts)
+
+
+def decide(layout: RunLayout, pool: Pool, config: CurateConfig,
+           detector: Callable[[], FaceDetector]) -> dict[str, Decision]:
+    """Retrieve from the seeds, re-check, dedup and cap clusters: key -> decision for every image it judged."""
+    section = config.retrieval
+    keys, vectors, facts = pool.keys, pool.vectors, pool.facts
+    seeds = [k for k in keys if facts[k].first_pass_kept]
+    recheck = Recheck(layout, config, facts, detector)
+    index = build_index(vectors, section.index)
+    index.save(index_path(layout))
+    seed_sets = [pool_seeds(keys, vectors, seeds, section.seeded)] if seeds else []
+    if section.seed_images or section.prompts:
+        seed_sets += outside_seed_sets(config, computing_embedder_for(runtime_embed_config(config)))
     decisions: dict[str, Decision] = {}
-    outputs: list[Path] = []
-    if keys:
-        index = build_index(vectors, section.index)
-        index.save(index_path(layout))
-        outputs.append(index_path(layout))
-        seeds = [k for k in keys if facts[k].first_pass_kept]
-        recheck = Recheck(layout, config, facts, detector)
-        seed_sets = [pool_seeds(keys, vectors, seeds, section.seeded)] if seeds else []
-        if section.seed_images or section.prompts:
-            seed_sets += outside_seed_sets(config, embedder_for(runtime_embed_config(config)))
-        found = retrieve_from_seeds(index, keys, seed_sets, section.seeded, recheck)
-        for d in found:
-            decision = d.reason if d.reason != "seed" else "seed"
-            decisions[d.key] = Decision(facts[d.key].item, d.key, d.status == "kept", decision, d.seed_key,
-                                        d.similarity, faces=recheck.kept_faces.get(d.key))
-        score_of = {**{k: facts[k].face_score for k in seeds}, **recheck.scores}
-        remove_duplicates(decisions, keys, vectors, facts, score_of, section, find_near_duplicates)
-        point_to_kept_seeds(decisions, keys, vectors)
-        if section.balance.enabled:
-            cap_clusters(decisions, keys, vectors, score_of, section, balance_clusters)
+    for d in retrieve_from_seeds(index, keys, seed_sets, section.seeded, recheck):
+        decision = d.reason if d.reason != "seed" else "seed"
+        decisions[d.key] = Decision(facts[d.key].item, d.key, d.status == "kept", decision, d.seed_key,
+                                    d.similarity, faces=recheck.kept_faces.get(d.key))
+    score_of = {**{k: facts[k].face_score for k in seeds}, **recheck.scores}
+    remove_duplicates(decisions, pool, score_of, section)
+    point_to_kept_seeds(decisions, keys, vectors)
+    if section.balance.enabled:
+        cap_clusters(decisions, pool, score_of, section)
+    return decisions
+
+
+def run_retrieval_step(layout: RunLayout, units: Sequence[int], config: CurateConfig,
+                       detector: Callable[[], FaceDetector]) -> tuple[list[Path], dict[str, int]]:
+    """Decide and write one decision file per unit; returns the files written and counts by decision (the caller
+    commits the step's marker)."""
+    pool = read_pool(layout, units, config.crops)
+    decisions = decide(layout, pool, config, detector) if pool.keys else {}
+    outputs = [index_path(layout)] if pool.keys else []
     per_unit: dict[int, list[Decision]] = {unit: [] for unit in units}
     for key, decision in decisions.items():
-        per_unit[facts[key].unit].append(decision)
+        per_unit[pool.facts[key].unit].append(decision)
     for unit, unit_decisions in per_unit.items():
         path = decisions_path(layout.work, unit)
         write_decisions(path, unit_decisions)
@@ -202,26 +191,25 @@ def run_retrieval_step(layout: RunLayout, plans: Sequence[UnitPlan], config: Any
     counts: dict[str, int] = defaultdict(int)
     for decision in decisions.values():
         counts[decision.decision] += 1
-    stats = {"pool": len(keys), **dict(sorted(counts.items()))}
-    write_marker(marker_path(layout), signature, [str(p.relative_to(layout.out)) for p in outputs], stats)
-    return stats
+    return outputs, {"pool": len(pool.keys), **dict(sorted(counts.items()))}
 
 
 def kept_keys(decisions: dict[str, Decision], keys: Sequence[str]) -> list[str]:
     return [k for k in keys if k in decisions and decisions[k].keep]
 
 
-def remove_duplicates(decisions, keys, vectors, facts, score_of, section, find_near_duplicates) -> None:
+def remove_duplicates(decisions: dict[str, Decision], pool: Pool, score_of: dict[str, float],
+                      section: RetrievalStageConfig) -> None:
     """Among the images still kept, keep the best of each near-duplicate group: the best face score in steps of
     ``SCORE_TIE``, then the most pixels, then the exact score."""
-    kept = kept_keys(decisions, keys)
+    kept = kept_keys(decisions, pool.keys)
     if len(kept) < 2:
         return
-    row_of = {k: r for r, k in enumerate(keys)}
+    row_of = {k: r for r, k in enumerate(pool.keys)}
     rows = np.array([row_of[k] for k in kept])
-    scores = np.array([[np.floor(score_of.get(k, 0.0) / SCORE_TIE), facts[k].pixels, score_of.get(k, 0.0)]
+    scores = np.array([[np.floor(score_of.get(k, 0.0) / SCORE_TIE), pool.facts[k].pixels, score_of.get(k, 0.0)]
                        for k in kept], np.float64)
-    found = find_near_duplicates(vectors[rows], kept, scores, section.dedup, index_config=section.index)
+    found = find_near_duplicates(pool.vectors[rows], kept, scores, section.dedup, index_config=section.index)
     for d in found:
         if d.status == "dropped":
             old = decisions[d.key]
@@ -244,13 +232,14 @@ def point_to_kept_seeds(decisions: dict[str, Decision], keys: Sequence[str], vec
             decisions[key] = replace(decision, seed_key=seed, similarity=round(cosine, 6))
 
 
-def cap_clusters(decisions, keys, vectors, score_of, section, balance_clusters) -> None:
-    kept = kept_keys(decisions, keys)
+def cap_clusters(decisions: dict[str, Decision], pool: Pool, score_of: dict[str, float],
+                 section: RetrievalStageConfig) -> None:
+    kept = kept_keys(decisions, pool.keys)
     if not kept:
         return
-    row_of = {k: r for r, k in enumerate(keys)}
+    row_of = {k: r for r, k in enumerate(pool.keys)}
     rows = np.array([row_of[k] for k in kept])
     scores = np.array([score_of.get(k, 0.0) for k in kept])
-    for d in balance_clusters(vectors[rows], kept, scores, section.balance):
+    for d in balance_clusters(pool.vectors[rows], kept, scores, section.balance):
         if d.status == "dropped":
             decisions[d.key] = replace(decisions[d.key], keep=False, decision="cluster_cap", faces=None)

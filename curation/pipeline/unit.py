@@ -1,8 +1,8 @@
-"""Run the stages a unit still needs, as one stream: items -> decode (in a reader thread) -> [embed] -> detect ->
-crop+write. With retrieval on, a unit runs twice: up to embed before the global retrieval step, then writing after.
+"""Run the stages a unit still needs, as one stream: items -> source stage (in a reader thread) -> each unit stage
+of the graph in order, each run or, when committed, replayed from its outputs.
 
-Stages already committed for the unit are replayed from their outputs instead of run, so a detector change re-runs
-detection and writing while decoding is read back from the decode cache.
+So a detector change re-runs detection and writing while decoding is read back from the decode cache. The plan's
+``todo`` may be cut to one phase's stages (``phases``): the others are replayed.
 """
 
 from __future__ import annotations
@@ -10,23 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
 
-from curation.pipeline.embed_stage import EmbedStage
+from curation.config import CurateConfig
+from curation.pipeline.graph import StageGraph, build_graph
 from curation.pipeline.layout import RunLayout
 from curation.pipeline.planner import UnitPlan
 from curation.pipeline.read_ahead import ReadAhead
-from curation.pipeline.stages import DecodeStage, DetectStage, UnitContext
-from curation.pipeline.write_stage import CropWriteStage
+from curation.pipeline.records import ItemRecord
+from curation.pipeline.stage import Stats, UnitContext
+from curation.sources import iter_items
+from curation.sources.video import expand_videos
 from curation.types import FaceDetector
 
-
-def pipeline_stages(config: Any = None, decisions_digest: str | None = None) -> tuple[Any, ...]:
-    """The per-unit stages in signature order; with retrieval on, embed joins them and writing reads the decisions
-    of the retrieval step whose signature digest is ``decisions_digest``."""
-    if config is not None and config.retrieval.enabled:
-        return DecodeStage(), DetectStage(), EmbedStage(), CropWriteStage(decisions_digest)
-    return DecodeStage(), DetectStage(), CropWriteStage()
+PROGRESS_EVERY = 8  # inputs between progress reports
 
 
 @dataclass
@@ -35,12 +31,12 @@ class UnitResult:
     name: str
     ran: tuple[str, ...]  # the stages this run executed for the unit (the others were replayed)
     items: int
-    stats: dict[str, dict[str, int]] = field(default_factory=dict)
+    stats: dict[str, Stats] = field(default_factory=dict)
 
 
 def run_unit(
     plan: UnitPlan,
-    config: Any,
+    config: CurateConfig,
     layout: RunLayout,
     detector: Callable[[], FaceDetector],
     on_items: Callable[[int], None] = lambda n: None,
@@ -51,41 +47,42 @@ def run_unit(
         return finish_unit(plan, ctx, ahead.next_stream(), on_items)
 
 
-def unit_context(plan: UnitPlan, config: Any, layout: RunLayout, detector: Callable[[], FaceDetector]) -> UnitContext:
+def unit_context(plan: UnitPlan, config: CurateConfig, layout: RunLayout,
+                 detector: Callable[[], FaceDetector]) -> UnitContext:
     return UnitContext(config, layout, plan.unit, plan.signatures, detector)
 
 
-def decoded_stream(plan: UnitPlan, ctx: UnitContext) -> Iterator[Any]:
-    """The unit's inputs decoded, or read back from the decode cache when decoding is committed."""
-    from curation.sources import iter_items
-    from curation.sources.video import expand_videos
-
-    decode = DecodeStage()
+def decoded_stream(plan: UnitPlan, ctx: UnitContext) -> Iterator[ItemRecord]:
+    """The unit's inputs through the source stage: run, or read back when it is committed."""
+    graph = build_graph(ctx.config)
     items = expand_videos(iter_items(plan.unit, ctx.config.sources), ctx.config.video, ctx.config.decode)
-    if decode.name in plan.todo:
-        return decode.run(ctx, items)
-    return decode.replay(ctx, items, pixels=bool({DetectStage.name, EmbedStage.name} & set(plan.todo)))
+    if graph.source.name in plan.todo:
+        return graph.source.run(ctx, items)
+    pixels = any(stage.needs_pixels and stage.name in plan.todo for stage in graph.unit_stages)
+    return graph.source.replay(ctx, items, pixels)
 
 
-def read_ahead_depth(config: Any) -> int:
+def read_ahead_depth(config: CurateConfig) -> int:
     return 2 * config.detect.batch_size
 
 
-def finish_unit(
-    plan: UnitPlan, ctx: UnitContext, decoded: Iterator[Any], on_items: Callable[[int], None]
-) -> UnitResult:
-    """Run the stages after decoding over the unit's ``decoded`` stream (usually read ahead in another thread)."""
-    detect, embed, write = DetectStage(), EmbedStage(), CropWriteStage()
+def unit_stream(graph: StageGraph, plan: UnitPlan, ctx: UnitContext,
+                decoded: Iterator[ItemRecord]) -> Iterator[ItemRecord]:
+    """The stages after the source chained over ``decoded``: run where in ``plan.todo``, replayed elsewhere."""
     stream = decoded
-    if embed.name in plan.todo:  # before detection, which lets go of the decoded pixels
-        stream = embed.run(ctx, stream)
-    stream = detect.run(ctx, stream) if detect.name in plan.todo else detect.replay(ctx, stream)
-    if write.name in plan.todo:
-        stream = write.run(ctx, stream)
+    for stage in graph.unit_stages:
+        stream = stage.run(ctx, stream) if stage.name in plan.todo else stage.replay(ctx, stream)
+    return stream
+
+
+def finish_unit(
+    plan: UnitPlan, ctx: UnitContext, decoded: Iterator[ItemRecord], on_items: Callable[[int], None]
+) -> UnitResult:
+    """Run the stages after the source over the unit's ``decoded`` stream (usually read ahead in another thread)."""
     done = 0
-    for _ in stream:
+    for _ in unit_stream(build_graph(ctx.config), plan, ctx, decoded):
         done += 1
-        if done % 8 == 0:
-            on_items(8)
-    on_items(done % 8)
+        if done % PROGRESS_EVERY == 0:
+            on_items(PROGRESS_EVERY)
+    on_items(done % PROGRESS_EVERY)
     return UnitResult(plan.unit.index, plan.unit.name, plan.todo, done, ctx.stats)

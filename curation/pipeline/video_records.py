@@ -11,23 +11,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from curation.pipeline.records import ItemRecord, fit_within
 from curation.types import DecodedImage, InputItem
 
 VIDEO_STATUS = "video"
 FRAME_FORMAT = "VIDEO_FRAME"  # the decode cache's ``format`` of a frame
 
 
-def video_decode_record(ctx: Any, item: InputItem) -> Any:
-    """The decode stage's record of a frame or of a video's own row."""
-    from curation.pipeline.stages import ItemRecord, fit_within  # here: stages imports this module
-
+def video_decode_record(item: InputItem, input_size: int) -> ItemRecord:
+    """The decode stage's record of a frame or of a video's own row (``input_size``: the detector's side)."""
     if item.video is not None:
         if item.error is not None:
             return ItemRecord(item, "rejected", item.error, item.error_detail)
         return ItemRecord(item, VIDEO_STATUS, None, _video_detail(item), width=item.video.width,
                           height=item.video.height, format="VIDEO")
     decoded = frame_image(item)
-    det_rgb, scale = fit_within(decoded.rgb, ctx.config.detect.input_size)
+    det_rgb, scale = fit_within(decoded.rgb, input_size)
     width, height = decoded.original_size
     return ItemRecord(item, width=width, height=height, format=FRAME_FORMAT, decoded_width=width, scale=scale,
                       det_rgb=det_rgb, decoded=decoded)
@@ -38,12 +37,10 @@ def frame_image(item: InputItem) -> DecodedImage:
     return DecodedImage(rgb=rgb, original_size=(rgb.shape[1], rgb.shape[0]), format=FRAME_FORMAT)
 
 
-def replayed_frame_pixels(ctx: Any, record: Any) -> Any:
+def replayed_frame_pixels(record: ItemRecord, input_size: int) -> ItemRecord:
     """A replayed frame record with its detector-resolution pixels rebuilt from the frame read again."""
-    from curation.pipeline.stages import fit_within
-
-    if record.status == "ok":
-        record.det_rgb = fit_within(record.item.frame.rgb, ctx.config.detect.input_size)[0]
+    if record.status == "ok" and record.item.frame is not None:
+        record.det_rgb = fit_within(record.item.frame.rgb, input_size)[0]
     return record
 
 
@@ -69,7 +66,7 @@ def source_columns(item: InputItem) -> dict[str, Any]:
     }
 
 
-def video_manifest_row(row: dict[str, Any], record: Any) -> dict[str, Any]:
+def video_manifest_row(row: dict[str, Any], record: ItemRecord) -> dict[str, Any]:
     """The manifest row of a video's own record (``row`` as ``manifest_row`` made it)."""
     if record.status == VIDEO_STATUS:
         row.update(status=VIDEO_STATUS, reason=None, width=record.width, height=record.height, n_faces=None)

@@ -8,12 +8,21 @@ bytes here, which gives the same pixels, so resumed and uninterrupted runs write
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
+from curation.config import CurateConfig
+from curation.crops import CropConfig, face_crop
+from curation.crops import select_faces as select_faces_at
+from curation.decode import decode_image
+from curation.pipeline.decisions import decisions_path, read_decisions
+from curation.pipeline.detect_stage import DETECT
 from curation.pipeline.manifest import write_manifest
-from curation.pipeline.stages import ItemRecord, UnitContext, commit
+from curation.pipeline.records import ItemRecord, to_decoded_pixels
+from curation.pipeline.retrieval_step import recheck_crops
+from curation.pipeline.retrieve_stage import RETRIEVE
+from curation.pipeline.stage import UnitContext, commit
 from curation.pipeline.unit_files import faces_from_json
 from curation.pipeline.video_records import (
     VIDEO_STATUS,
@@ -26,23 +35,31 @@ from curation.pipeline.video_records import (
 from curation.types import DECODE_REASONS, VIDEO_REASONS, DecodedImage, DetectedFace, Rejection
 from shards import Sample, make_key, write_shard
 
+WRITE = "write"
+__all__ = ["WRITE", "CropWriteStage", "select_faces", "to_decoded_pixels"]
+
 
 class CropWriteStage:
-    """``decisions_digest``: the retrieval step's signature digest when retrieval is on (its decisions are an input)."""
+    """With retrieval on, its decisions are an input: the retrieval step's digest enters this stage's config part."""
 
-    name = "write"
+    name = WRITE
     version = "2"  # 2: captions, video frames and video rows in the manifest and the sample json
-    inputs = ("detect",)
-    after = ("detect",)  # with retrieval on, the embeddings reach writing through the decisions digest
-    outputs = ("shards/NNNNN.{tar,parquet,_stats.json,done}", "manifest/NNNNN.parquet")
+    reads = (DETECT, RETRIEVE)
+    writes = ("shards/NNNNN.{tar,parquet,_stats.json,done}", "manifest/NNNNN.parquet")
+    words = "crop and write shards"
+    needs_pixels = False  # crops come from the full decode, not the detector-resolution cache
 
-    def __init__(self, decisions_digest: str | None = None) -> None:
-        self.decisions_digest = decisions_digest
+    def enabled(self, config: CurateConfig) -> bool:
+        return True
 
-    def config_part(self, config: Any) -> Any:
-        if self.decisions_digest is None:
+    def config_part(self, config: CurateConfig, pools: Mapping[str, str]) -> object:
+        if RETRIEVE not in pools:
             return {"crops": config.crops}
-        return {"crops": config.crops, "decisions": self.decisions_digest}
+        return {"crops": config.crops, "decisions": pools[RETRIEVE]}
+
+    def replay(self, ctx: UnitContext, stream: Iterator[ItemRecord]) -> Iterator[ItemRecord]:
+        """The last stage: nothing after it reads its records."""
+        return stream
 
     def run(self, ctx: UnitContext, stream: Iterator[ItemRecord]) -> Iterator[ItemRecord]:
         samples: list[Sample] = []
@@ -83,7 +100,7 @@ class CropWriteStage:
         crops = ctx.config.crops
         if decision is not None and decision["decision"] == "retrieved":
             record.faces = faces_from_json(decision["faces"])  # the re-check's faces, judged by its rules
-            crops = replace(crops, min_score=ctx.config.retrieval.recheck.min_score)
+            crops = recheck_crops(ctx.config)
         faces = to_decoded_pixels(record.faces or [], record.scale)
         original_per_decoded = record.width / max(1, record.decoded_width)
         kept, reason = select_faces(faces, crops, original_per_decoded)
@@ -109,8 +126,6 @@ class CropWriteStage:
     def crop(self, ctx: UnitContext, record: ItemRecord, decoded: DecodedImage, faces: list[DetectedFace],
              face: DetectedFace, number: int, original_per_decoded: float,
              decision: dict[str, Any] | None = None) -> Sample:
-        from curation.crops import face_crop
-
         item = record.item
         key = make_key(ctx.unit.index, item.item, number)
         index = next(i for i, f in enumerate(faces) if f is face)
@@ -143,8 +158,6 @@ def unit_decisions(ctx: UnitContext) -> dict[int, dict[str, Any]]:
     """The retrieval step's decisions for this unit by item; empty when retrieval is off."""
     if not ctx.config.retrieval.enabled:
         return {}
-    from curation.pipeline.decisions import decisions_path, read_decisions
-
     return read_decisions(decisions_path(ctx.layout.work, ctx.unit.index))
 
 
@@ -156,25 +169,12 @@ def curation_entry(decision: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def select_faces(faces: list[DetectedFace], config: Any, scale: float) -> tuple[list[DetectedFace], str | None]:
-    from curation.crops import select_faces as select
-
-    return select(faces, config, scale=scale)
-
-
-def to_decoded_pixels(faces: list[DetectedFace], scale: float) -> list[DetectedFace]:
-    """Faces found at detector resolution, in the decoded image's pixels (``scale`` = detector / decoded)."""
-    if scale == 1.0:
-        return list(faces)
-    return [
-        DetectedFace(box=tuple(v / scale for v in f.box), landmarks=f.landmarks / scale, score=f.score)
-        for f in faces
-    ]
+def select_faces(faces: list[DetectedFace], config: CropConfig,
+                 scale: float) -> tuple[list[DetectedFace], str | None]:
+    return select_faces_at(faces, config, scale=scale)
 
 
 def redecode(ctx: UnitContext, record: ItemRecord) -> DecodedImage | Rejection:
-    from curation.decode import decode_image
-
     if record.item.frame is not None:  # read again from the video with its unit
         return frame_image(record.item)
     if record.item.data is None:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 from pathlib import Path
 from typing import Any
 
+from curation.config import CurateConfig
 from curation.pipeline.layout import RunLayout
 from curation.pipeline.manifest import read_manifests
-from curation.report.labels import human
+from curation.report.html_parts import img as _img
+from curation.report.html_parts import table as _table
 from curation.report.plots import counts_png, histogram_png
 from curation.report.retrieval import duplicate_pair_tiles, retrieval_summary
 from curation.report.sheets import (
@@ -25,7 +26,7 @@ from curation.report.videos import video_pictures, video_section
 from shards.writer import atomic_write
 
 
-def write_report(layout: RunLayout, config: Any) -> dict[str, Any]:
+def write_report(layout: RunLayout, config: CurateConfig) -> dict[str, Any]:
     """Build the report from what is on disk (so it always describes the whole output) and return its numbers."""
     summary = summarize_run(layout)
     directory = layout.report
@@ -58,18 +59,6 @@ def write_report(layout: RunLayout, config: Any) -> dict[str, Any]:
     atomic_write(directory / "report.json", (json.dumps(summary, indent=2) + "\n").encode())
     atomic_write(directory / "index.html", page(layout.out, summary, pictures).encode())
     return summary
-
-
-def _img(pictures: dict[str, bytes], name: str, alt: str) -> str:
-    data = base64.b64encode(pictures[name]).decode()
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-
-
-def _table(title: str, counts: dict[str, Any], names: bool = False) -> str:
-    """A two-column table; its first column in words (``names``: file names, shown as they are)."""
-    rows = "".join(f"<tr><td>{html.escape(str(k) if names else human(k))}</td><td>{html.escape(str(v))}</td></tr>"
-                   for k, v in counts.items())
-    return f"<table><caption>{html.escape(title)}</caption>{rows or '<tr><td>(none)</td></tr>'}</table>"
 
 
 def page(out: Path, summary: dict[str, Any], pictures: dict[str, bytes]) -> str:

@@ -31,8 +31,8 @@ def face_stats(layout: RunLayout) -> tuple[list[float], list[float]]:
     """
     scores: list[float] = []
     sizes: list[float] = []
-    for detections in sorted((layout.work / "detect").glob("[0-9]*.parquet")):
-        cache = layout.work / "decode" / detections.name
+    for detections in sorted(layout.detect_dir.glob("[0-9]*.parquet")):
+        cache = layout.decode_dir / detections.name
         factors = _original_per_detector(cache) if cache.exists() else {}
         table = pq.read_table(detections)
         for item, faces_json in zip(table.column("item").to_pylist(), table.column("faces").to_pylist()):

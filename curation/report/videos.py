@@ -12,6 +12,9 @@ from typing import Any
 from PIL import Image
 
 from curation.pipeline.layout import RunLayout
+from curation.report.html_parts import img as _img
+from curation.report.html_parts import table as _table
+from curation.report.sheets import _tile, grid, png_bytes
 from shards.layout import shard_paths
 
 LISTED_VIDEOS = 200  # report.json and the page list this many videos (most frames first); the counts cover all
@@ -56,7 +59,6 @@ def strip_video(section: dict[str, Any]) -> dict[str, Any] | None:
 
 def kept_frame_tiles(layout: RunLayout, rows: list[dict[str, Any]], video: dict[str, Any], side: int) -> list:
     """Tiles of the first crop of each kept frame of ``video``, in frame order, read from its shard."""
-    from curation.report.sheets import _tile
 
     frames = sorted((r for r in rows if r["source_video"] == video["source_id"] and r["status"] == "kept"),
                     key=lambda r: r["source_frame"])[:STRIP_FRAMES]
@@ -79,7 +81,6 @@ def kept_frame_tiles(layout: RunLayout, rows: list[dict[str, Any]], video: dict[
 
 def video_pictures(layout: RunLayout, rows: list[dict[str, Any]], section: dict[str, Any], side: int) -> dict:
     """``{STRIP_NAME: png}`` when a video has kept frames, else nothing."""
-    from curation.report.sheets import grid, png_bytes
 
     video = strip_video(section)
     if video is None:
@@ -90,7 +91,6 @@ def video_pictures(layout: RunLayout, rows: list[dict[str, Any]], section: dict[
 
 def video_section(summary: dict[str, Any], pictures: dict[str, bytes]) -> str:
     """The page's HTML for videos; empty when the run read none."""
-    from curation.report.build import _img, _table
 
     section = summary.get("videos") or {}
     if not section.get("videos"):

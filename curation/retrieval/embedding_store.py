@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from curation.embed.base import l2_normalize
 from curation.embed.precomputed import find_parts
@@ -35,9 +37,6 @@ def write_part(
     extra_columns: Mapping[str, Sequence] | None = None,
 ) -> tuple[Path, Path]:
     """Store one part's embeddings (normalized here, saved as float16) and its metadata, each file atomically."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     root = Path(root)
     vectors = np.asarray(vectors)
     if vectors.ndim != 2 or vectors.shape[0] != len(keys):
@@ -70,8 +69,6 @@ class EmbeddingStore:
     """Every complete part of a clip-retrieval folder: keys in row order and memory-mapped vectors."""
 
     def __init__(self, root: str | Path) -> None:
-        import pyarrow.parquet as pq
-
         self.root = Path(root)
         self.parts: list[StoredPart] = []
         for emb_path, meta_path in find_parts(self.root):

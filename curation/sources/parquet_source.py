@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from pros.errors import UserError
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from curation.sources.config import FALLBACK_IMAGE_COLUMNS, SourceConfig
 from curation.sources.files import read_file
@@ -14,6 +15,7 @@ from curation.sources.names import display
 from curation.sources.safe_read import regular_file_problem
 from curation.sources.video import is_video_name
 from curation.types import InputItem
+from pros.errors import UserError
 
 BATCH_ROWS = 256
 
@@ -31,9 +33,6 @@ class ParquetColumns:
 def resolve_columns(path: str, config: SourceConfig) -> ParquetColumns:
     """Pick the image column of ``path`` from its schema (footer only). Raises UserError naming the file, its
     columns and the setting to change when no usable column exists; OSError-like errors when unreadable."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     schema = pq.ParquetFile(path).schema_arrow
     names = schema.names
     url = config.url_column if config.url_column in names else None
@@ -101,8 +100,6 @@ def _safe_row_item(unit: int, row: int, shown: str, folder: str, columns: Parque
 
 def iter_parquet(unit_index: int, path: str, config: SourceConfig) -> Iterator[InputItem]:
     """One InputItem per row, in row order; a file that cannot be read yields one ``unreadable`` item."""
-    import pyarrow.parquet as pq
-
     shown = display(path)
     try:
         problem = regular_file_problem(path)

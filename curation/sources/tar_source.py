@@ -13,6 +13,8 @@ import tarfile
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+import pyarrow.parquet as pq
+
 from curation.sources.config import SourceConfig
 from curation.sources.names import display, is_unsafe_member
 from curation.sources.safe_read import READ_CHUNK, NotRegularFile, open_regular
@@ -77,8 +79,6 @@ class _SidecarUrls:
 
 
 def _load_sidecar(path: str) -> dict[str, tuple[str | None, str | None]]:
-    import pyarrow.parquet as pq
-
     try:
         names = pq.ParquetFile(path).schema_arrow.names
         if "key" not in names or "url" not in names:

@@ -17,6 +17,7 @@ from curation.decode_config import DecodeConfig
 from curation.sources.safe_read import regular_file_problem
 from curation.types import InputItem, VideoFrame, VideoSummary
 from curation.video_config import VideoConfig
+from curation.video_decode import VideoReader
 from shards.keys import frame_item
 
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov", ".avi", ".mkv", ".m4v")
@@ -52,8 +53,6 @@ def expand_videos(items: Iterator[InputItem], config: VideoConfig, decode: Decod
 
 def video_items(item: InputItem, config: VideoConfig, decode: DecodeConfig) -> Iterator[InputItem]:
     """The frames of one video, then the video's own item; a video that cannot be read gives only the latter."""
-    from curation.video_decode import VideoReader
-
     own = replace(item, data=None, open_path=None)
     if item.error is not None:  # unreadable, too_large, unsafe_path...: the video's row says so
         yield replace(own, video=VideoSummary(0, 0, ""))
