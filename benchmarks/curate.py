@@ -83,8 +83,7 @@ def stages_alone(dump: Path, input_size: int, threads: int) -> dict[str, float]:
     from curation.crops import face_crop, select_faces
     from curation.decode import decode_image
     from curation.detect import build_detector
-    from curation.pipeline.records import fit_within
-    from curation.pipeline.records import to_decoded_pixels
+    from curation.pipeline.records import fit_within, to_decoded_pixels
 
     config = load_curate_config(None, [f"detect.input_size={input_size}", f"detect.threads={threads}"])
     files = sorted(dump.iterdir())

@@ -2,8 +2,9 @@
 
 For each preset, real ``pros train`` runs on generated shards (the preset's data workers, images/s from its
 metrics after the first steps) with the defaults (``run.precision=auto``, ``run.num_threads=0``) and with every
-hand-set precision (bf16, fp32) x intra-op threads (1 .. usable cores), alternating in rounds so machine load falls on
-all alike; prints the median images/s of each and the defaults' ratio to the best. Target: within 10%.
+hand-set precision (bf16, fp32) x intra-op threads (1 .. usable cores), alternating in rounds (each round starting
+at another setting) so machine load and position fall on all alike; prints the median images/s of each and the
+defaults' ratio to the best. Target: within 10%.
 
     .venv/bin/python benchmarks/train_defaults.py                                   # tiny-cpu and vit-s16
     .venv/bin/python benchmarks/train_defaults.py --presets tiny-cpu --rounds 3 --steps 30
@@ -54,8 +55,10 @@ def run_once(shards: Path, out: Path, preset: str, batch: int, steps: int, warm:
 def benchmark(preset: str, batch: int, steps: int, warm: int, rounds: int, shards: Path, work: Path) -> None:
     rates: dict[str, list[float]] = {name: [] for name, _ in settings(usable_cores())}
     chosen = ""
+    order = settings(usable_cores())
     for round_index in range(rounds):
-        for name, overrides in settings(usable_cores()):
+        shift = round_index % len(order)  # each setting runs in another position each round
+        for name, overrides in order[shift:] + order[:shift]:
             out = work / f"{preset}-{round_index}-{len(rates[name])}-{name.replace(', ', '-').replace(' ', '')}"
             rate, choice = run_once(shards, out, preset, batch, steps, warm, overrides)
             rates[name].append(rate)

@@ -25,8 +25,8 @@ from downstream.backbones import Backbone
 from downstream.config import FeatureConfig
 from downstream.datasets import BenchmarkSplit
 from downstream.runtime import autocast
-from pros.hardware import resolve_precision
 from downstream.transforms import ImageDataset
+from pros.hardware import resolve_precision
 
 CACHE_VERSION = 1
 log = logging.getLogger(__name__)

@@ -32,8 +32,8 @@ def autocast(device: torch.device, precision: str = "auto") -> ContextManager:
 
 
 def use_cores(device: torch.device, precision: str, workers: int, threads: int = 0) -> None:
-    """Intra-op threads for this process (the usable cores less the decoding workers) and one line saying what runs."""
-    choice = resolve_threads(threads, busy_cores=workers)
+    """Intra-op threads for this process (every usable core unless set) and one line saying what runs."""
+    choice = resolve_threads(threads)
     torch.set_num_threads(int(choice.value))
     log.info("%s, precision %s, %s threads, %d data workers", device, resolve_precision(precision, device.type),
              choice, workers)

@@ -70,15 +70,13 @@ def resolve_precision(requested: str, device_type: str) -> Choice:
     return Choice("fp32", f"{device_type}: bf16 not checked")
 
 
-def resolve_threads(requested: int, busy_cores: int = 0) -> Choice:
+def resolve_threads(requested: int) -> Choice:
     """Intra-op threads for the main process: ``requested`` when > 0, else ``OMP_NUM_THREADS`` when set (torchrun
-    sets it), else the usable cores less ``busy_cores`` (the data workers beside it), at least 1."""
+    sets it), else every usable core. Not fewer for the data workers beside it: they wait most of the time, and
+    leaving them a core cost vit-s16 40% of its speed on a 2-core CPU (BENCHMARKS.md, hardware defaults)."""
     if requested > 0:
         return Choice(requested, "set")
     from_env = os.environ.get("OMP_NUM_THREADS", "")
     if from_env.isdigit() and int(from_env) > 0:
         return Choice(int(from_env), "OMP_NUM_THREADS")
-    cores = usable_cores()
-    threads = max(1, cores - busy_cores)
-    reason = f"{cores} usable cores" + (f" - {busy_cores} data workers" if busy_cores else "")
-    return Choice(threads, reason)
+    return Choice(usable_cores(), "usable cores")

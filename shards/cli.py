@@ -16,6 +16,8 @@ import typer
 from pros.errors import friendly_errors
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from shards.summary import DirectorySummary, ShardSummary
 
 app = typer.Typer(no_args_is_help=True)
@@ -86,7 +88,7 @@ def inspect_command(
             typer.secho(f"{shard.name}: {shard.error}", fg=typer.colors.RED, err=True)
 
 
-def summary_table(summary: DirectorySummary):  # -> rich.table.Table, imported lazily
+def summary_table(summary: DirectorySummary) -> Table:
     from rich.markup import escape
     from rich.table import Table
 

@@ -119,9 +119,11 @@ def draw_cell(sample: SheetSample, cell: int) -> Image.Image:
             except (ValueError, TypeError):  # boxes or landmarks of the wrong shape: show the key as without meta
                 meta = None
     label = sample.key if meta is not None else f"{sample.key} (no meta)"
-    font = _font(11)
-    while draw.textlength(label, font=font) > cell - 2 and getattr(font, "size", 0) > 7:
-        font = _font(font.size - 1)
+    size = 11
+    font = _font(size)
+    while draw.textlength(label, font=font) > cell - 2 and size > 7 and hasattr(font, "size"):
+        size -= 1
+        font = _font(size)
     draw.text((cell / 2, cell + LABEL_HEIGHT / 2), label, fill=(235, 235, 235), anchor="mm", font=font)
     return tile
 
@@ -133,7 +135,8 @@ def _decode(data: bytes | None) -> Image.Image | None:
         return None
     try:
         with Image.open(io.BytesIO(data)) as image:
-            return image.convert("RGB")
+            rgb: Image.Image = image.convert("RGB")
+            return rgb
     except Exception:  # any decode failure is drawn as an unreadable cell
         return None
 

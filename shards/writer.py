@@ -128,7 +128,8 @@ def write_shard(
 def read_marker(paths: ShardPaths) -> dict[str, Any] | None:
     """The commit marker of a shard, or None when the shard is not committed."""
     try:
-        return json.loads(paths.marker.read_text())
+        marker: dict[str, Any] = json.loads(paths.marker.read_text())
+        return marker
     except (FileNotFoundError, json.JSONDecodeError):
         return None
 

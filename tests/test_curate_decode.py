@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from curate_corpus import animated, corrupt_corpus, encode, noise_rgb, png_bomb, rotated_jpeg, transparent
 from PIL import Image
 
-from curate_corpus import animated, corrupt_corpus, encode, noise_rgb, png_bomb, rotated_jpeg, transparent
 from curation.decode import DecodeConfig, decode_image
 from curation.types import DECODE_REASONS, DecodedImage, Rejection
 

@@ -76,7 +76,10 @@ def test_centerface_boxes_are_in_source_pixels_at_any_scale(centerface, t1):
     full = centerface.detect([t1])[0]
     half = centerface.detect([t1[::2, ::2].copy()])[0]
     assert len(half) == 6
-    centres = lambda faces: sorted(((f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2) for f in faces)
+
+    def centres(faces):
+        return sorted(((f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2) for f in faces)
+
     np.testing.assert_allclose(np.array(centres(half)) * 2, centres(full), atol=8)
 
 

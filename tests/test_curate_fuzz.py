@@ -14,12 +14,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from curate_corpus import encode
+from test_curate_pipeline import config, green_factory, photo
+
 from curation.pipeline.manifest import read_manifests
 from curation.pipeline.run import curate
 from curation.sources import SourceConfig, iter_items, list_units
-from test_curate_pipeline import config, green_factory, photo
 
 SEED = 20261201
 IMAGES, TARS, PARQUETS = 40, 16, 8

@@ -11,11 +11,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from curate_corpus import NON_UTF8_NAME, encode, noise_rgb, write_corpus
+
 from curation.decode import DecodeConfig, decode_image
 from curation.sources import InputUnit, SourceConfig, iter_items, list_units
-from curation.types import DecodedImage, InputItem, Rejection
+from curation.types import InputItem, Rejection
 from pros.errors import UserError
 
 CONFIG = SourceConfig()

@@ -20,11 +20,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
+from video_fixtures import face_photo, panned_frames, write_audio_only, write_video
 
 from curation.config import load_curate_config
 from curation.pipeline.manifest import read_manifests
 from curation.pipeline.run import curate
-from video_fixtures import face_photo, panned_frames, write_audio_only, write_video
 
 OVERRIDES = ["detect.input_size=320", "detect.batch_size=4", "video.fps=2"]
 

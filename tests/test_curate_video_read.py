@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from video_fixtures import write_audio_only, write_panned_video
 
 import curation.video_decode as video_decode
 from curation.decode_config import DecodeConfig
@@ -22,7 +23,6 @@ from curation.video_decode import VideoReader
 from curation.video_sampling import FrameSelector
 from shards import make_key
 from shards.keys import frame_item, item_order
-from video_fixtures import write_audio_only, write_panned_video
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_eval_protocols import export_tiny_vit
 from typer.testing import CliRunner
 
 from downstream.datasets import write_fixture
 from pros.cli import app
-from test_eval_protocols import export_tiny_vit
 
 FAST = ["features.num_workers=0", "features.batch_size=16", "linear.epochs=15", "linear.lr=0.01"]
 

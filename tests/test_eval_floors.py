@@ -19,7 +19,7 @@ from downstream.features import extract_features
 from downstream.floors import floor_outputs, floor_training_loss
 from downstream.protocols.linear import probe_steps, train_linear_probe
 from downstream.results import build_results
-from downstream.tables import to_markdown, build_table
+from downstream.tables import build_table, to_markdown
 
 CPU = torch.device("cpu")
 

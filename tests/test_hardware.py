@@ -33,21 +33,19 @@ def test_cpu_flags_name_the_features_of_this_machine():
     assert not any(name.startswith("l1d") or name.startswith("num_") for name in flags)
 
 
-def test_threads_leave_room_for_data_workers(monkeypatch):
+def test_threads_default_to_the_usable_cores(monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(hardware, "usable_cores", lambda: 8)
-    assert hardware.resolve_threads(0, busy_cores=2).value == 6
-    assert hardware.resolve_threads(0, busy_cores=8).value == 1
-    assert hardware.resolve_threads(0).value == 8
+    assert hardware.resolve_threads(0) == hardware.Choice(8, "usable cores")
 
 
 def test_explicit_threads_then_omp_num_threads_win(monkeypatch):
     monkeypatch.setattr(hardware, "usable_cores", lambda: 8)
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    assert hardware.resolve_threads(0, busy_cores=2).value == 3
-    assert hardware.resolve_threads(5, busy_cores=2).value == 5
+    assert hardware.resolve_threads(0).value == 3
+    assert hardware.resolve_threads(5).value == 5
     monkeypatch.setenv("OMP_NUM_THREADS", "")
-    assert hardware.resolve_threads(0, busy_cores=2).value == 6
+    assert hardware.resolve_threads(0).value == 8
 
 
 def test_choice_reads_as_value_and_reason():

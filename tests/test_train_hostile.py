@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import build_samples
 from train_helpers import shard_urls, tiny_config
 
-from conftest import build_samples
 from pros.config import dump_yaml
 from pros.errors import UserError
 from shards import write_shard, write_sizes

@@ -121,7 +121,7 @@ def test_run_picks_precision_and_threads_from_the_machine_and_logs_them(tmp_path
     monkeypatch.setattr(hardware, "cpu_flags", lambda: {"avx2"})
     monkeypatch.setattr(hardware, "usable_cores", lambda: 3)
     urls = shard_urls(tmp_path / "shards")
-    config = tiny_config("run.max_steps=1", "run.precision=auto", "run.num_threads=0", "data.num_workers=0")
+    config = tiny_config("run.max_steps=1", "run.precision=auto", "run.num_threads=0", "data.num_workers=1")
     previous = torch.get_num_threads()
     try:
         with caplog.at_level("INFO", logger="training.loop"):
@@ -129,4 +129,4 @@ def test_run_picks_precision_and_threads_from_the_machine_and_logs_them(tmp_path
         assert torch.get_num_threads() == 3
     finally:
         torch.set_num_threads(previous)
-    assert "precision fp32 (cpu: no native bf16), 3 (3 usable cores) threads, 0 data workers" in caplog.text
+    assert "precision fp32 (cpu: no native bf16), 3 (usable cores) threads, 1 data workers" in caplog.text

@@ -27,6 +27,7 @@ from pros.hardware import resolve_precision, resolve_threads
 from pros.run_info import write_run_info
 from shards.urls import expand_urls
 from training.checkpoint import latest_checkpoint, list_checkpoints, save_checkpoint
+from training.collapse import collapse_verdict, loss_trend
 from training.config import TrainConfig
 from training.data.batch import device_views, step_generator
 from training.data.dataset import MultiCropStream, make_loader, samples_in, split_views, stop_workers
@@ -41,7 +42,6 @@ from training.distributed import (
     shutdown,
     wrap_for_training,
 )
-from training.collapse import collapse_verdict, loss_trend
 from training.metrics import MetricsWriter, Throughput, peak_memory_mb, progress_line, read_metrics, truncate_jsonl
 from training.optim import (
     RunLength,
@@ -138,7 +138,7 @@ def train(shards: Sequence[str], out_dir: Path, config: TrainConfig, command: st
 def prepare(urls: list[str], out_dir: Path, config: TrainConfig, env: DistEnv, command: str) -> Run:
     checkpoint = find_resume_checkpoint(out_dir, config)
     precision = resolve_precision(config.run.precision, env.device.type)
-    threads = resolve_threads(config.run.num_threads, busy_cores=config.data.num_workers)
+    threads = resolve_threads(config.run.num_threads)
     torch.set_num_threads(int(threads.value))
     if env.is_main:
         log.info("precision %s, %s threads, %d data workers (1 thread each)", precision, threads,
