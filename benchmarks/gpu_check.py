@@ -129,7 +129,7 @@ def train_overrides(sizes: Sizes, device: str, steps: int) -> list[str]:
 
 
 def train_step(work: Path, sizes: Sizes, device: str, compile_model: bool) -> tuple[int, str]:
-    from pros.hardware import resolve_precision
+    from core.hardware import resolve_precision
     from training.config import load_train_config
     from training.loop import train
 
@@ -164,9 +164,9 @@ def export_step(work: Path) -> tuple[int, str]:
 
 
 def eval_step(work: Path, device: str) -> tuple[int, str]:
+    from core.config import build_config
     from downstream.config import EvalConfig
     from downstream.evaluate import run_eval
-    from pros.config import build_config
     from pros.demo.lfw_proxy import write_lfw_proxy
 
     data = write_lfw_proxy(work / "lfw_subset")

@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train import generated_shards  # noqa: E402  (the same face-like shards as the training benchmark)
 
-from pros.hardware import cpu_flags, usable_cores  # noqa: E402
+from core.hardware import cpu_flags, usable_cores  # noqa: E402
 
 CHOICE_LINE = re.compile(r"precision (\S+) \(([^)]*)\), (\d+) \(([^)]*)\) threads")
 

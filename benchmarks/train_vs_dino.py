@@ -41,7 +41,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dino_reference import DinoStep, dino_augmentation, import_dino
 
-from pros.hardware import resolve_precision, resolve_threads
+from core.hardware import resolve_precision, resolve_threads
 from training.config import TrainConfig, load_train_config
 from training.data.batch import device_views, step_generator
 from training.data.dataset import MultiCropStream, make_loader

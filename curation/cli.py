@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from pros.errors import UserError, friendly_errors
+from core.errors import UserError, friendly_errors
 
 CURATE_HELP = """Curate face-dominant shards from raw image dumps: decode, detect faces, retrieve more faces near the found ones and remove near-duplicates, cut face-centric crops.
 
@@ -46,10 +46,10 @@ def curate_command(
     # The command's imports happen when it runs, not when `pros --help` loads this adapter (0.5 s of numpy/pyarrow).
     from rich.console import Console
 
+    from core.config import split_overrides
+    from core.logs import setup_logging
     from curation.config import load_curate_config
     from curation.pipeline.run import curate
-    from pros.config import split_overrides
-    from pros.logs import setup_logging
 
     setup_logging(verbose)
     paths, overrides = split_overrides(inputs)

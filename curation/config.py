@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from core.config import ConfigError, build_config
 from curation.crops import CropConfig
 from curation.decode_config import DecodeConfig
 from curation.detect.config import DetectorConfig
 from curation.pipeline.retrieval_config import RetrievalStageConfig
 from curation.sources.config import SourceConfig
 from curation.video_config import VideoConfig
-from pros.config import ConfigError, build_config
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from core.config import ConfigError
 from curation.types import DetectedFace
-from pros.config import ConfigError
 from shards.sample_meta import Face, SampleMeta
 
 PAD_MODES = ("constant", "edge", "reflect")

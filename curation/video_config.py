@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pros.config import ConfigError
+from core.config import ConfigError
 
 
 @dataclass(frozen=True)

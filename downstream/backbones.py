@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from pros.errors import UserError
+from core.errors import UserError
 from shards.checksums import file_sha256
 
 EXPORT_FILES = ("model.safetensors", "config.json")

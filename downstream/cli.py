@@ -9,8 +9,8 @@ from typing import Optional
 
 import typer
 
-from pros.config import build_config, split_overrides
-from pros.errors import UserError, check_output_dir, friendly_errors
+from core.config import build_config, split_overrides
+from core.errors import UserError, check_output_dir, friendly_errors
 
 EVAL_HELP = """Evaluate a backbone on a face benchmark, or merge results into one table.
 
@@ -74,8 +74,8 @@ def eval_command(
     layer: dict = {key: value for key, value in cli_values.items() if value is not None}
     if shots:
         layer["fewshot"] = {"shots": list(_split_list(shots))}
-    from pros.config import deep_merge, load_yaml
-    from pros.logs import setup_logging
+    from core.config import deep_merge, load_yaml
+    from core.logs import setup_logging
 
     setup_logging(verbose)
 

@@ -1,6 +1,6 @@
 """Configuration of ``pros eval``: frozen dataclasses with documented defaults (see docs/eval.md).
 
-Resolved with ``pros.config.build_config(EvalConfig, preset, ["linear.epochs=100", ...])``.
+Resolved with ``core.config.build_config(EvalConfig, preset, ["linear.epochs=100", ...])``.
 """
 
 from __future__ import annotations

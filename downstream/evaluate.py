@@ -11,6 +11,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from core.errors import UserError
+from core.run_info import write_run_info
 from downstream.backbones import Backbone, load_backbone
 from downstream.config import EvalConfig
 from downstream.datasets import BenchmarkSplit, benchmark_spec, load_benchmark
@@ -20,8 +22,6 @@ from downstream.protocols.fewshot import Shots, parse_shots, select_subset
 from downstream.results import HEADLINE_METRICS, LOWER_IS_BETTER, build_results, write_results
 from downstream.tables import write_tables
 from downstream.transforms import from_window, split_windows, to_window
-from pros.errors import UserError
-from pros.run_info import write_run_info
 
 log = logging.getLogger(__name__)
 

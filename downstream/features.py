@@ -21,12 +21,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from core.hardware import resolve_precision
 from downstream.backbones import Backbone
 from downstream.config import FeatureConfig
 from downstream.datasets import BenchmarkSplit
 from downstream.runtime import autocast
 from downstream.transforms import ImageDataset
-from pros.hardware import resolve_precision
 
 CACHE_VERSION = 1
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from pros.errors import UserError
+from core.errors import UserError
 
 FORMAT = "pros-eval-results/1"
 HEADLINE_METRICS = {

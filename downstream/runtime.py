@@ -8,8 +8,8 @@ from typing import ContextManager
 
 import torch
 
-from pros.errors import UserError
-from pros.hardware import resolve_precision, resolve_threads
+from core.errors import UserError
+from core.hardware import resolve_precision, resolve_threads
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core.errors import UserError
 from downstream.backbones import InputSpec
 from downstream.datasets import BenchmarkSplit, FaceSample
-from pros.errors import UserError
 
 Window = tuple[float, float, float, float]
 

@@ -11,8 +11,8 @@ from typing import Any, Optional, Sequence
 
 import typer
 
-from pros.config import ConfigError, dump_yaml, split_overrides
-from pros.errors import friendly_errors
+from core.config import ConfigError, dump_yaml, split_overrides
+from core.errors import friendly_errors
 
 COMMANDS = ("curate", "train", "eval")
 
@@ -34,8 +34,8 @@ def resolved_config(command: str, preset: str | None = None, config_file: Path |
         from training.config import load_train_config
 
         return load_train_config(config_file, preset, overrides)
+    from core.config import build_config
     from downstream.config import EvalConfig
-    from pros.config import build_config
 
     return build_config(EvalConfig, config_file, overrides)
 

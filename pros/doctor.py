@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from pros.run_info import package_versions
+from core.run_info import package_versions
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 import typer
 
-from pros.errors import friendly_errors
+from core.errors import friendly_errors
 
 if TYPE_CHECKING:
     from rich.table import Table

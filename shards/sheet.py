@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pros.errors import UserError, check_output_dir
+from core.errors import UserError, check_output_dir
 from shards.sample_meta import SampleMeta
 from shards.writer import committed_shards, read_marker
 

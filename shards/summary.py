@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from pros.errors import UserError
+from core.errors import UserError
 from shards.layout import shard_index, shard_paths
 from shards.sample_meta import SampleMeta
 from shards.verify import member_end, trailer_problem

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from pros.errors import UserError
+from core.errors import UserError
 from shards.checksums import file_sha256
 from shards.keys import check_key
 from shards.layout import SIZES_FILE, ShardPaths, shard_index, shard_paths

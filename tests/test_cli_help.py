@@ -9,10 +9,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from core.config import to_dict
 from curation.config import CurateConfig
 from downstream.config import EvalConfig
 from pros.cli import app
-from pros.config import to_dict
 from training.config import load_train_config
 
 runner = CliRunner()

@@ -10,7 +10,7 @@ from typing import Literal, Optional
 import pytest
 import yaml
 
-from pros.config import (
+from core.config import (
     ConfigError,
     build_config,
     config_hash,
@@ -19,8 +19,8 @@ from pros.config import (
     split_overrides,
     to_dict,
 )
-from pros.errors import UserError
-from pros.run_info import write_run_info
+from core.errors import UserError
+from core.run_info import write_run_info
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.config import ConfigError
 from curation.crops import (
     CropConfig,
     box_size,
@@ -18,7 +19,6 @@ from curation.crops import (
     select_faces,
 )
 from curation.types import SELECTION_REASONS, DetectedFace
-from pros.config import ConfigError
 from shards.sample_meta import SampleMeta
 
 

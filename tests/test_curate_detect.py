@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.config import ConfigError
+from core.errors import UserError
 from curation.detect import DetectorConfig, build_detector, insightface_backend
 from curation.detect.centerface import bundled_model_path
 from curation.detect.onnx_session import with_input_shape
-from pros.config import ConfigError
-from pros.errors import UserError
 
 
 def t1_path() -> Path:

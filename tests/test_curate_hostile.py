@@ -17,6 +17,7 @@ from curate_corpus import encode, noise_rgb
 from test_curate_pipeline import config as pipeline_config
 from test_curate_pipeline import green_factory, photo
 
+from core.errors import UserError, check_output_dir
 from curation.pipeline import run as run_module
 from curation.pipeline.executor import UnitFailure
 from curation.pipeline.manifest import read_manifests
@@ -24,7 +25,6 @@ from curation.pipeline.run import curate, failures_message
 from curation.sources import SourceConfig, iter_items, list_units
 from curation.sources.safe_read import read_bounded, read_regular
 from curation.types import DECODE_REASONS, InputItem
-from pros.errors import UserError, check_output_dir
 
 CONFIG = SourceConfig()
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="this platform has no FIFOs")

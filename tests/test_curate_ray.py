@@ -23,11 +23,11 @@ from test_curate_retrieval import SETTINGS as POOL_SETTINGS
 from test_curate_retrieval import manifest_by_name, write_pool
 from typer.testing import CliRunner
 
+from core.errors import UserError
 from curation.config import load_curate_config
 from curation.pipeline.executor import default_detector_factory
 from curation.pipeline.manifest import read_manifests
 from curation.pipeline.run import curate
-from pros.errors import UserError
 from shards.verify import verify_directory
 
 ray = pytest.importorskip("ray")

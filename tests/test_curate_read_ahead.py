@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.errors import UserError
 from curation.pipeline.manifest import read_manifests
 from curation.pipeline.read_ahead import ReadAhead
 from curation.pipeline.run import curate
-from pros.errors import UserError
 from tests.test_curate_pipeline import GreenSquareDetector, config, photo, shard_bytes
 
 

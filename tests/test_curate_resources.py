@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from core.config import ConfigError
 from curation.config import load_curate_config
 from curation.pipeline.resources import choose_resources, choose_workers, session_threads
 from curation.sources import list_units
 from curation.sources.config import SourceConfig
-from pros.config import ConfigError
 
 
 def test_auto_unit_size_comes_from_the_file_count_alone():

@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.errors import UserError
 from curation.config import load_curate_config
 from curation.pipeline.manifest import read_manifests
 from curation.pipeline.run import curate
-from pros.errors import UserError
 from shards.sample_meta import SampleMeta
 
 

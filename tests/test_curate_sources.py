@@ -13,10 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 from curate_corpus import NON_UTF8_NAME, encode, noise_rgb, write_corpus
 
+from core.errors import UserError
 from curation.decode import DecodeConfig, decode_image
 from curation.sources import InputUnit, SourceConfig, iter_items, list_units
 from curation.types import InputItem, Rejection
-from pros.errors import UserError
 
 CONFIG = SourceConfig()
 

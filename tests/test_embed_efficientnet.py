@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import skimage.data
 
+from core.config import ConfigError
 from curation.embed.base import ImageEmbedder, l2_normalize, preprocess_batch
 from curation.embed.config import EmbedderConfig
 from curation.embed.efficientnet_lite0 import IMAGENET_MEAN, IMAGENET_STD
 from curation.embed.registry import build_embedder
-from pros.config import ConfigError
 
 ESPRESSO, CUP, COFFEE_MUG = 967, 968, 504
 CAT_CLASSES = set(range(281, 286))  # tabby, tiger cat, Persian, Siamese, Egyptian cat

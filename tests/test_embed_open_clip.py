@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import skimage.data
 
+from core.config import ConfigError
+from core.errors import UserError
 from curation.embed.base import has_text_tower
 from curation.embed.config import EmbedderConfig
 from curation.embed.registry import build_embedder
-from pros.config import ConfigError
-from pros.errors import UserError
 
 TINY = {
     "embed_dim": 32,

@@ -7,10 +7,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from core.config import ConfigError
+from core.errors import UserError
 from curation.embed.config import EmbedderConfig
 from curation.embed.precomputed import PrecomputedEmbeddings
-from pros.config import ConfigError
-from pros.errors import UserError
 
 
 def write_layout(root, parts, column="key"):

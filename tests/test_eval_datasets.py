@@ -11,6 +11,7 @@ import pytest
 import scipy.io
 from PIL import Image
 
+from core.errors import UserError
 from downstream.datasets import (
     benchmark_names,
     benchmark_options,
@@ -21,7 +22,6 @@ from downstream.datasets import (
 )
 from downstream.datasets.celeba_names import CELEBA_ATTRIBUTES
 from downstream.datasets.matlab_writer import write_mat73
-from pros.errors import UserError
 
 ALL = ["celeba", "lfwa", "rafdb", "affectnet", "300w", "aflw19", "wflw"]
 

@@ -3,9 +3,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.errors import UserError
 from downstream.datasets import load_benchmark
 from pros.demo.lfw_proxy import write_lfw_proxy
-from pros.errors import UserError
 
 
 def test_lfw_proxy_loads_as_a_two_class_image_folder(tmp_path: Path) -> None:

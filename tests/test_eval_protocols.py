@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from core.errors import UserError
 from downstream.backbones import load_backbone
 from downstream.config import FeatureConfig, FinetuneConfig, LinearConfig
 from downstream.datasets import BenchmarkSplit, FaceSample
@@ -16,7 +17,6 @@ from downstream.metrics import attribute_accuracy, classification_metrics
 from downstream.protocols.fewshot import parse_shots, select_subset
 from downstream.protocols.finetune import FinetunedModel, finetune, layer_decay_groups
 from downstream.protocols.linear import train_linear_probe
-from pros.errors import UserError
 
 CPU = torch.device("cpu")
 

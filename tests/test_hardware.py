@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pros import hardware
+from core import hardware
 
 
 @pytest.mark.parametrize(("flags", "expected"), [

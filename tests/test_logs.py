@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from pros.logs import setup_logging
+from core.logs import setup_logging
 from shards.writer import atomic_write
 
 

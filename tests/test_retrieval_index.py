@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.config import ConfigError
+from core.errors import UserError
 from curation.retrieval.config import IndexConfig
 from curation.retrieval.index import build_index, load_index, plan_index
-from pros.config import ConfigError
-from pros.errors import UserError
 
 
 def clustered(count: int, dim: int = 32, seed: int = 0) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.errors import UserError
 from curation.retrieval.balance import balance_clusters
 from curation.retrieval.config import (
     BalanceConfig,
@@ -20,7 +21,6 @@ from curation.retrieval.seeded import (
     retrieve_from_seeds,
     text_seeds,
 )
-from pros.errors import UserError
 
 
 def unit(rows: np.ndarray) -> np.ndarray:

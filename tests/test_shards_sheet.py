@@ -9,7 +9,7 @@ import pytest
 from conftest import build_samples
 from PIL import Image
 
-from pros.errors import UserError
+from core.errors import UserError
 from shards import Sample, write_shard
 from shards.sample_meta import SampleMeta
 from shards.sheet import HEADER_HEIGHT, LABEL_HEIGHT, LANDMARK_COLOURS, MAIN_FACE, OTHER_FACE, PAD, contact_sheet

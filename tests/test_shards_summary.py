@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 from conftest import build_samples
 
-from pros.errors import UserError
+from core.errors import UserError
 from shards import write_shard
 from shards.summary import counter_median, summarize_directory
 

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import build_samples, make_jpg, make_meta
 
-from pros.errors import UserError
+from core.errors import UserError
 from shards import Sample, write_shard, write_sizes
 from shards.verify import verify_directory
 

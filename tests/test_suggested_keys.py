@@ -14,9 +14,9 @@ from typing import Any, Iterator
 
 import pytest
 
+from core.config import build_config
 from curation.config import CurateConfig
 from downstream.config import EvalConfig
-from pros.config import build_config
 from pros.doctor import opencv_checks, weight_checks
 from training.config import TrainConfig
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from train_helpers import shard_urls, tiny_config
 
-from pros.errors import UserError
+from core.errors import UserError
 from training.export import export_run, load_teacher_backbone
 from training.loop import train
 

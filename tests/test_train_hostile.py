@@ -17,8 +17,8 @@ import torch
 from conftest import build_samples
 from train_helpers import shard_urls, tiny_config
 
-from pros.config import dump_yaml
-from pros.errors import UserError
+from core.config import dump_yaml
+from core.errors import UserError
 from shards import write_shard, write_sizes
 from shards.reader import ShardReader
 from shards.stall import DataStalled, StallGuard
@@ -141,7 +141,7 @@ def test_sigterm_stops_a_run_waiting_for_data(tmp_path: Path) -> None:
     script = (
         "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
         "from train_helpers import tiny_config\n"
-        "from pros.logs import setup_logging\n"
+        "from core.logs import setup_logging\n"
         "from training.loop import train\n"
         "setup_logging(False)\n"
         "r = train([sys.argv[3]], __import__('pathlib').Path(sys.argv[4]), "
@@ -181,7 +181,7 @@ def test_data_workers_of_a_sigkilled_trainer_exit(tmp_path: Path) -> None:
     script = (
         "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
         "from train_helpers import tiny_config\n"
-        "from pros.logs import setup_logging\n"
+        "from core.logs import setup_logging\n"
         "from training.loop import train\n"
         "setup_logging(False)\n"
         "train([sys.argv[3]], __import__('pathlib').Path(sys.argv[4]), "

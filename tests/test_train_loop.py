@@ -115,7 +115,7 @@ def test_data_workers_are_gone_when_train_returns(tmp_path: Path) -> None:
 
 
 def test_run_picks_precision_and_threads_from_the_machine_and_logs_them(tmp_path: Path, monkeypatch, caplog) -> None:
-    from pros import hardware
+    from core import hardware
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(hardware, "cpu_flags", lambda: {"avx2"})

@@ -175,7 +175,7 @@ def test_pros_with_ema_prototypes_and_centering_equals_the_dino_kind() -> None:
 
 
 def test_dino_kind_refuses_options_dino_does_not_have() -> None:
-    from pros.config import ConfigError
+    from core.config import ConfigError
 
     with pytest.raises(ConfigError, match="loss.prototypes=ema"):
         LossConfig(kind="dino")

@@ -8,7 +8,7 @@ import pytest
 import timm
 import torch
 
-from pros.config import ConfigError
+from core.config import ConfigError
 from training.ema import ema_update_
 from training.model.config import LossConfig, ModelConfig, timm_kwargs, timm_name
 from training.task import ProSTask

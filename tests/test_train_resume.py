@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from train_helpers import TINY, shard_urls, tiny_config
 
-from pros.errors import UserError
+from core.errors import UserError
 from training.checkpoint import list_checkpoints, load_checkpoint
 from training.data.dataset import MultiCropStream
 from training.loop import train

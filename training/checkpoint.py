@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pros.errors import resumable_writes
+from core.errors import resumable_writes
 from shards.writer import atomic_write_with
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from typing import List, Optional
 
 import typer
 
-from pros.errors import friendly_errors
+from core.errors import friendly_errors
 
 TRAIN_HELP = (
     "Pre-train a face ViT with ProS self-distillation on shards written by `pros curate`.\n\n"
@@ -30,8 +30,8 @@ def train_command(
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after N steps (also the schedule length)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
-    from pros.config import split_overrides
-    from pros.errors import UserError
+    from core.config import split_overrides
+    from core.errors import UserError
 
     shards, overrides = split_overrides(args)
     if not shards:
@@ -72,7 +72,7 @@ def export_command(
 
 
 def _setup_logging(verbose: bool) -> None:
-    from pros.logs import setup_logging
+    from core.logs import setup_logging
 
     setup_logging(verbose, quiet=int(os.environ.get("RANK", "0")) != 0)
 

@@ -1,6 +1,6 @@
 """The resolved configuration of a training run: model and loss (owned by ``training.model.config``) plus data,
 optimization and run sections. Defaults follow DINO's ViT-S/16 recipe; ``training/presets/*.yaml`` hold only the
-differences. Built with ``pros.config.build_config`` (defaults -> preset -> ``key=value`` overrides).
+differences. Built with ``core.config.build_config`` (defaults -> preset -> ``key=value`` overrides).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pros.config import ConfigError, build_config
+from core.config import ConfigError, build_config
 from training.model.config import LossConfig, ModelConfig
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"

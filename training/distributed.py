@@ -17,7 +17,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from pros.errors import UserError
+from core.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from pros.config import build_config
-from pros.errors import UserError, check_output_dir
+from core.config import build_config
+from core.errors import UserError, check_output_dir
 from shards.writer import atomic_write
 from training.checkpoint import join_state, latest_checkpoint, load_checkpoint
 from training.config import TrainConfig

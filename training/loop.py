@@ -21,10 +21,10 @@ from typing import Any
 import torch
 import yaml
 
-from pros.config import config_hash, to_dict
-from pros.errors import UserError, check_output_dir
-from pros.hardware import resolve_precision, resolve_threads
-from pros.run_info import write_run_info
+from core.config import config_hash, to_dict
+from core.errors import UserError, check_output_dir
+from core.hardware import resolve_precision, resolve_threads
+from core.run_info import write_run_info
 from shards.urls import expand_urls
 from training.checkpoint import latest_checkpoint, list_checkpoints, save_checkpoint
 from training.collapse import collapse_verdict, loss_trend

@@ -105,7 +105,7 @@ def _open_tensorboard(directory: Path) -> Any:
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError as err:
-        from pros.errors import UserError
+        from core.errors import UserError
 
         raise UserError(
             "run.tensorboard=true needs the tensorboard package: pip install 'tensorboard>=2.14', "

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import UserError
 from curation.detect.config import DetectorConfig
 from curation.detect.onnx_session import (
     model_sha256,
@@ -18,7 +19,6 @@ from curation.detect.onnx_session import (
 from curation.detect.postprocess import decode_centerface, letterbox, to_faces
 from curation.detect.registry import register
 from curation.types import DetectedFace
-from pros.errors import UserError
 
 
 def bundled_model_path() -> Path:

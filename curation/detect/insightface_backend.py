@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import UserError
 from curation.detect.config import DetectorConfig
 from curation.detect.onnx_session import model_sha256, providers_for, session_options
 from curation.detect.registry import register
 from curation.types import DetectedFace
-from pros.errors import UserError
 
 DEFAULT_PACK = "buffalo_l"
 _DETECTOR_NAME_HINTS = ("det", "scrfd", "retinaface")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
+from core.config import ConfigError
 from curation.detect.config import DetectorConfig
 from curation.types import FaceDetector
-from pros.config import ConfigError
 
 _BACKENDS: dict[str, Callable[[DetectorConfig], FaceDetector]] = {}
 # Modules that register the built-in backends; imported on first use so onnxruntime loads only when needed.

@@ -19,11 +19,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from core.errors import UserError
 from curation.embed.base import l2_normalize, preprocess_batch
 from curation.embed.config import EmbedderConfig
 from curation.embed.registry import register
 from curation.embed.torch_runtime import autocast, pick_device
-from pros.errors import UserError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

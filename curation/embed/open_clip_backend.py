@@ -12,12 +12,12 @@ from typing import Sequence
 
 import numpy as np
 
+from core.config import ConfigError
+from core.errors import UserError
 from curation.embed.base import l2_normalize, preprocess_batch
 from curation.embed.config import EmbedderConfig
 from curation.embed.registry import register
 from curation.embed.torch_runtime import autocast, pick_device
-from pros.config import ConfigError
-from pros.errors import UserError
 
 
 def register_model_config(path: str) -> None:

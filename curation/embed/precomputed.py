@@ -14,8 +14,8 @@ from typing import Sequence
 import numpy as np
 import pyarrow.parquet as pq
 
+from core.errors import UserError
 from curation.embed.base import l2_normalize
-from pros.errors import UserError
 
 _PART = re.compile(r"_(\d+)$")
 KEY_COLUMNS = ("key", "image_path")

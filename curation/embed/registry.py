@@ -5,9 +5,9 @@ from __future__ import annotations
 import importlib
 from typing import Callable
 
+from core.config import ConfigError
 from curation.embed.base import ImageEmbedder
 from curation.embed.config import EmbedderConfig
-from pros.config import ConfigError
 
 _BACKENDS: dict[str, Callable[[EmbedderConfig], ImageEmbedder]] = {}
 # Imported on first use so torch / open_clip load only when an embedder is built.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 from typing import ContextManager
 
+from core.errors import UserError
 from curation.embed.config import EmbedderConfig
-from pros.errors import UserError
 
 
 def pick_device(config: EmbedderConfig) -> str:

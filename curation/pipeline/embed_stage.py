@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.config import ConfigError
 from curation.config import CurateConfig
 from curation.embed.base import ImageEmbedder
 from curation.embed.config import EmbedderConfig
@@ -24,7 +25,6 @@ from curation.pipeline.records import ItemRecord
 from curation.pipeline.resources import threads_per_worker
 from curation.pipeline.stage import UnitContext, commit
 from curation.retrieval.embedding_store import part_paths, write_part
-from pros.config import ConfigError
 from shards import make_key
 
 EMBED = "embed"

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from core.errors import UserError
 from curation.config import CurateConfig
 from curation.detect.config import DetectorConfig
 from curation.pipeline.detector_runtime import (
@@ -42,7 +43,6 @@ from curation.pipeline.unit import (
 )
 from curation.pipeline.unit_failure import UnitFailure
 from curation.pipeline.unit_progress import UnitProgress
-from pros.errors import UserError
 
 __all__ = ["DetectorFactory", "LazyDetector", "LocalExecutor", "UnitFailure", "default_detector_factory"]
 if TYPE_CHECKING:  # multiprocessing's Queue takes type arguments only in the type stubs

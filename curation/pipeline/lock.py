@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from pros.errors import UserError
+from core.errors import UserError
 
 
 @contextlib.contextmanager

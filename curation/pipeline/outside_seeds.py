@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from core.config import ConfigError
+from core.errors import UserError
 from curation.config import CurateConfig
 from curation.decode import decode_image
 from curation.embed.base import ImageEmbedder, has_text_tower
@@ -23,8 +25,6 @@ from curation.pipeline.retrieval_config import RetrievalStageConfig
 from curation.retrieval.seeded import SeedSet, image_seeds, text_seeds
 from curation.sources.config import IMAGE_EXTENSIONS
 from curation.types import Rejection
-from pros.config import ConfigError
-from pros.errors import UserError
 
 FIX_BACKEND = "set retrieval.embed.backend=open_clip (an embedder with a text tower) or remove retrieval.prompts"
 

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from rich.console import Console
 
+from core.errors import resumable_writes
 from curation.config import CurateConfig
 from curation.pipeline.graph import StageGraph, UnitPhase
 from curation.pipeline.layout import RunLayout
@@ -19,7 +20,6 @@ from curation.pipeline.stage import DetectorFactory, PoolContext, PoolStage
 from curation.pipeline.unit import UnitResult
 from curation.pipeline.unit_failure import UnitFailure
 from curation.sources.sizes import estimate_items
-from pros.errors import resumable_writes
 
 
 class Executor(Protocol):

@@ -16,13 +16,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core.config import to_dict
 from curation.config import CurateConfig
 from curation.pipeline.graph import StageGraph
 from curation.pipeline.layout import RunLayout
 from curation.pipeline.markers import StageSignature, outputs_committed
 from curation.pipeline.stage import PoolStage, StageInfo
 from curation.sources import InputUnit
-from pros.config import to_dict
 
 
 @dataclass(frozen=True)

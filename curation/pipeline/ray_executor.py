@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from core.errors import UserError
+from core.hardware import usable_cores
 from curation.config import CurateConfig, RayConfig
 from curation.detect.config import DetectorConfig
 from curation.pipeline.detector_runtime import DetectorFactory, LazyDetector, default_detector_factory
@@ -34,8 +36,6 @@ from curation.pipeline.planner import UnitPlan
 from curation.pipeline.unit import UnitResult, run_unit
 from curation.pipeline.unit_failure import UnitFailure
 from curation.pipeline.unit_progress import UnitProgress
-from pros.errors import UserError
-from pros.hardware import usable_cores
 
 log = logging.getLogger(__name__)
 

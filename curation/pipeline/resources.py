@@ -15,8 +15,8 @@ import math
 import os
 from dataclasses import dataclass
 
+from core.hardware import Choice, usable_cores
 from curation.config import CurateConfig
-from pros.hardware import Choice, usable_cores
 
 AUTO = "auto"
 # Each extra worker process cost about 9.6 CPU seconds (spawn, imports, detector and embedder sessions: 30.5-30.9 s

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.config import ConfigError
 from curation.embed.config import EmbedderConfig
 from curation.retrieval.config import (
     BalanceConfig,
@@ -15,7 +16,6 @@ from curation.retrieval.config import (
     IndexConfig,
     RetrievalConfig,
 )
-from pros.config import ConfigError
 
 
 @dataclass(frozen=True)

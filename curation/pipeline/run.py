@@ -11,6 +11,8 @@ from pathlib import Path
 from rich.console import Console
 
 import curation.report
+from core.errors import UserError, check_output_dir, resumable_writes
+from core.run_info import write_run_info
 from curation.config import CurateConfig
 from curation.pipeline.detector_runtime import DetectorFactory, default_detector_factory
 from curation.pipeline.disk import decode_cache_bytes, estimate_cache, prune_decode_cache
@@ -28,8 +30,6 @@ from curation.pipeline.unit_failure import UnitFailure
 from curation.sources import InputUnit, list_units
 from curation.sources.sizes import estimate_items
 from curation.types import DECODE_REASONS, VIDEO_REASONS
-from pros.errors import UserError, check_output_dir, resumable_writes
-from pros.run_info import write_run_info
 from shards import write_sizes
 
 log = logging.getLogger(__name__)

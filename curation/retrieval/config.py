@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pros.config import ConfigError
+from core.config import ConfigError
 
 INDEX_KINDS = ("auto", "flat", "ivf_flat", "ivf_fp16", "ivf_pq", "hnsw")
 

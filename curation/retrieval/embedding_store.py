@@ -17,9 +17,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from core.errors import UserError
 from curation.embed.base import l2_normalize
 from curation.embed.precomputed import find_parts
-from pros.errors import UserError
 
 EMBEDDING_DTYPE = np.float16
 

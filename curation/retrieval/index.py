@@ -13,8 +13,8 @@ from typing import Iterator
 
 import numpy as np
 
+from core.errors import UserError
 from curation.retrieval.config import IndexConfig
-from pros.errors import UserError
 
 PARAMS_SUFFIX = ".params.json"
 HNSW_QUANTIZER_MIN_LISTS = 1024

@@ -13,10 +13,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from core.errors import UserError
 from curation.embed.base import has_text_tower
 from curation.retrieval.config import RetrievalConfig
 from curation.retrieval.index import PoolIndex
-from pros.errors import UserError
 
 # Given candidate keys, return for each None (passes) or the reason it is dropped (e.g. "no_face").
 RecheckFn = Callable[[list[str]], list[str | None]]

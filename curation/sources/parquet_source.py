@@ -9,13 +9,13 @@ from typing import Any, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from core.errors import UserError
 from curation.sources.config import FALLBACK_IMAGE_COLUMNS, SourceConfig
 from curation.sources.files import read_file
 from curation.sources.names import display
 from curation.sources.safe_read import regular_file_problem
 from curation.sources.video import is_video_name
 from curation.types import InputItem
-from pros.errors import UserError
 
 BATCH_ROWS = 256
 

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
+from core.errors import UserError
 from curation.sources.config import SourceConfig
 from curation.sources.directory import chunk_fingerprint, folder_identity, iter_files, walk_tree
 from curation.sources.files import files_fingerprint
@@ -20,7 +21,6 @@ from curation.sources.safe_read import regular_file_problem
 from curation.sources.tar_source import TAR_SUFFIXES, iter_tar, sidecar_parquet
 from curation.sources.video import VIDEO_EXTENSIONS, is_video_name
 from curation.types import InputItem
-from pros.errors import UserError
 from shards.urls import expand_braces
 
 log = logging.getLogger(__name__)

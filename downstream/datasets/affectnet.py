@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pros.errors import UserError
+from core.errors import UserError
 
 from .base import BenchmarkSplit, FaceSample, annotation_error, check_images_exist, first_existing, unknown_split
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pros.errors import UserError
+from core.errors import UserError
 
 from .base import BenchmarkSplit, FaceSample, check_images_exist, first_existing, unknown_split
 from .matfiles import load_mat

@@ -17,7 +17,7 @@ from typing import Literal
 
 import numpy as np
 
-from pros.errors import UserError
+from core.errors import UserError
 
 Task = Literal["attributes", "expression", "landmarks"]
 NmeNorm = Literal["inter_ocular", "box_diagonal", ""]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pros.errors import UserError
+from core.errors import UserError
 
 from .base import BenchmarkSplit, FaceSample, unknown_split
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from pros.errors import UserError
+from core.errors import UserError
 
 
 def is_hdf5(path: Path) -> bool:

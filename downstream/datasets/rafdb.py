@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pros.errors import UserError
+from core.errors import UserError
 
 from .base import BenchmarkSplit, FaceSample, annotation_error, check_images_exist, unknown_split
 

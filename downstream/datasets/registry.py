@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pros.errors import UserError
+from core.errors import UserError
 
 from .base import BenchmarkSplit, Task
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pros.errors import UserError
+from core.errors import UserError
 
 
 @dataclass(frozen=True)

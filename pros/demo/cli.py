@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from pros.errors import check_output_dir, friendly_errors
+from core.errors import check_output_dir, friendly_errors
 
 
 @friendly_errors
@@ -19,8 +19,8 @@ def demo(
 ) -> None:
     """Build a raw dump from real photos in installed packages, then curate -> train -> export -> eval, and write
     one report page. Each step prints the command that runs it on your own data."""
+    from core.logs import setup_logging
     from pros.demo.run import DemoConfig, run_demo
-    from pros.logs import setup_logging
 
     setup_logging(verbose)
     check_output_dir(out, "DIR")

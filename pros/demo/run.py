@@ -102,11 +102,11 @@ def export_step(run: Path, out: Path, argv: list[str], say: Say) -> None:
 
 def eval_step(export: Path, data: Path, out: Path, commands: dict[str, list[str]], say: Say) -> list[Path]:
     """The linear probe on the trained backbone and on its architecture with random weights (``--weights random``)."""
+    from core.config import build_config, split_overrides
     from downstream.config import EvalConfig
     from downstream.evaluate import run_eval
     from downstream.results import read_results
     from downstream.tables import write_tables
-    from pros.config import build_config, split_overrides
 
     documents, results = [], []
     for name, weights, label in (("pros", "", "ProS trained"), ("random_init", "random", "random init")):

@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Sequence
 
-from pros.errors import UserError
+from core.errors import UserError
 from shards.stall import shard_list
 from training.config import DataConfig
 

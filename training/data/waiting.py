@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Protocol, TypeVar
 
-from pros.errors import UserError
+from core.errors import UserError
 from shards.stall import DataStalled
 
 T = TypeVar("T")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pros.config import ConfigError
+from core.config import ConfigError
 
 ARCHS: dict[str, dict[str, int]] = {
     # name -> embed_dim / depth / num_heads, as in timm's vit_{tiny,small,base} (DeiT / ViT papers).

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pros.config import config_hash, dump_yaml
+from core.config import config_hash, dump_yaml
 
 TRACKED_PACKAGES = (
     "pros", "torch", "torchvision", "timm", "open_clip_torch", "faiss-cpu", "faiss-gpu-cu12", "insightface",

@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence, TypeVar
 
 import yaml
 
-from pros.errors import UserError
+from core.errors import UserError
 
 T = TypeVar("T")
 
