@@ -205,7 +205,8 @@ def _type_name(hint: Any) -> str:
 
 def to_dict(config: Any) -> dict[str, Any]:
     """Plain, YAML/JSON-ready dict of a config (paths as strings, tuples as lists)."""
-    return _plain(dataclasses.asdict(config))
+    plain: dict[str, Any] = _plain(dataclasses.asdict(config))
+    return plain
 
 
 def _plain(value: Any) -> Any:
@@ -225,4 +226,4 @@ def config_hash(config: Any) -> str:
 
 
 def dump_yaml(config: Any) -> str:
-    return yaml.safe_dump(to_dict(config), sort_keys=False)
+    return str(yaml.safe_dump(to_dict(config), sort_keys=False))

@@ -35,7 +35,7 @@ def _handler(stderr: bool) -> logging.Handler:
     return handler
 
 
-class _ConsoleStream(logging.StreamHandler):
+class _ConsoleStream(logging.StreamHandler):  # type: ignore[type-arg]  # generic in typeshed, not at run time
     """A stream handler that writes to the console's file as it is now (test runners swap sys.stdout)."""
 
     def __init__(self, console: object) -> None:
