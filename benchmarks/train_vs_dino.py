@@ -16,8 +16,9 @@ machine hits both alike; the figures are medians over rounds of each round's rat
     resize) and the batched augmentation where the device is this CPU.
 (b) model step alone (forward, backward, optimizer, teacher EMA) on fixed random views: DINO's
     VisionTransformer + DINOHead + DINOLoss against ``ProSTask`` with the ``dino`` loss (EMA prototypes) and with
-    ProS defaults (shared prototypes), images/s; and ProS defaults with timm's explicit attention instead of its
-    fused ``scaled_dot_product_attention`` (DINO's attention is explicit), to show what the attention kernel costs.
+    ProS defaults (shared prototypes), images/s, each with explicit attention as training runs it on the CPU; and
+    ProS defaults with torch's fused ``scaled_dot_product_attention`` (what timm uses by default), to show what the
+    attention kernel costs.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from core.hardware import resolve_precision, resolve_threads
 from training.config import TrainConfig, load_train_config
 from training.data.batch import device_views, step_generator
 from training.data.dataset import MultiCropStream, make_loader
+from training.model.backbone import use_explicit_attention
 from training.optim import clip_gradients
 from training.task import ProSTask
 
@@ -165,14 +167,13 @@ def data_benchmark(dino, shards: Path, folder: Path, shape: str, rounds: int, n_
 class ProsStep:
     """The loop's step without its bookkeeping: forward, finite check, backward, clip, AdamW, teacher EMA."""
 
-    def __init__(self, config: TrainConfig, precision: str, fused_attention: bool = True) -> None:
+    def __init__(self, config: TrainConfig, precision: str, fused_attention: bool = False) -> None:
         torch.manual_seed(0)
         self.config = config
         self.precision = precision
         self.task = ProSTask(config.model, config.loss).train()
-        for module in self.task.modules():
-            if hasattr(module, "fused_attn"):  # timm's Attention: False computes softmax(q k^T) v explicitly
-                module.fused_attn = fused_attention
+        if not fused_attention:  # what training does on the CPU (training.loop.prepare)
+            use_explicit_attention(self.task)
         self.optimizer = torch.optim.AdamW(self.task.parameter_groups(config.optim.weight_decay), lr=1e-5)
         self.params = [p for group in self.optimizer.param_groups for p in group["params"]]
 
@@ -207,7 +208,7 @@ def model_benchmark(dino, shape: str, batch: int, precision: str, rounds: int, s
         "dino": DinoStep(dino, base, precision),
         "pros dino loss": ProsStep(dino_loss, precision),
         "pros defaults": ProsStep(base, precision),
-        "pros defaults, timm fused_attn=False (not pros's default)": ProsStep(base, precision, fused_attention=False),
+        "pros defaults, torch's fused attention (before 2026-12-01)": ProsStep(base, precision, fused_attention=True),
     }
     views = fixed_views(base)
     for step in steppers.values():

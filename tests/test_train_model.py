@@ -10,6 +10,7 @@ import torch
 
 from core.config import ConfigError
 from training.ema import ema_update_
+from training.model.backbone import use_explicit_attention
 from training.model.config import LossConfig, ModelConfig, timm_kwargs, timm_name
 from training.task import ProSTask
 
@@ -31,6 +32,16 @@ def test_teacher_backbone_is_rebuilt_by_timm_with_equal_outputs() -> None:
     with torch.no_grad():
         torch.testing.assert_close(rebuilt.eval()(image), task.teacher_backbone()(image))
     assert task.teacher_backbone()(image).shape == (2, 192)
+
+
+def test_explicit_attention_changes_the_kernel_not_the_outputs() -> None:
+    task = ProSTask(TINY, LossConfig()).eval()
+    fused = copy.deepcopy(task.teacher_backbone())
+    image = torch.randn(2, 3, 32, 32)
+    assert use_explicit_attention(task) == 2 * 4  # the 4 blocks of vit_tiny_cpu in student and teacher
+    assert not any(getattr(m, "fused_attn", False) for m in task.modules())
+    with torch.no_grad():
+        torch.testing.assert_close(task.teacher_backbone()(image), fused(image), atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,7 @@ from training.distributed import (
     wrap_for_training,
 )
 from training.metrics import MetricsWriter, Throughput, peak_memory_mb, progress_line, read_metrics, truncate_jsonl
+from training.model.backbone import use_explicit_attention
 from training.optim import (
     RunLength,
     Schedules,
@@ -141,8 +142,8 @@ def prepare(urls: list[str], out_dir: Path, config: TrainConfig, env: DistEnv, c
     threads = resolve_threads(config.run.num_threads)
     torch.set_num_threads(int(threads.value))
     if env.is_main:
-        log.info("precision %s, %s threads, %d data workers (1 thread each)", precision, threads,
-                 config.data.num_workers)
+        log.info("precision %s, %s threads, %d data workers (1 thread each)%s", precision, threads,
+                 config.data.num_workers, ", explicit attention (cpu)" if env.device.type == "cpu" else "")
     try:
         samples = config.data.samples_per_epoch or samples_in(urls)
     except ValueError as err:
@@ -154,6 +155,8 @@ def prepare(urls: list[str], out_dir: Path, config: TrainConfig, env: DistEnv, c
     if checkpoint is not None:
         restore_model(task, checkpoint)
     task.to(env.device)
+    if env.device.type == "cpu":
+        use_explicit_attention(task)
     wrap_for_training(task, config.run.strategy, env)
     if config.run.compile:
         task.student = torch.compile(task.student)
