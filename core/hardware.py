@@ -6,6 +6,7 @@ and 57x slower on an AVX2-only one), so precision and threads default to ``auto`
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,23 +33,20 @@ class Choice:
         return f"{self.value} ({self.reason})"
 
 
-def cpu_flags() -> set[str]:
+@functools.cache  # read once: eval resolves precision for every batch
+def cpu_flags() -> frozenset[str]:
     """The CPU's feature names as torch reports them, else as ``/proc/cpuinfo`` lists them (empty when neither)."""
     import torch  # heavy: only where precision is decided
 
     report = getattr(torch._C._cpu, "_get_cpu_capability", None)
     if report is not None:
-        return {name for name, present in report().items() if present is True}
+        return frozenset(name for name, present in report().items() if present is True)
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return set()
-    return {flag for line in text.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
-
-
-def cpu_bf16_native() -> bool:
-    """True where the CPU has bf16 instructions (AVX-512 BF16 or AMX); emulated bf16 is many times slower than fp32."""
-    return any(flag in cpu_flags() for flag in BF16_CPU_FLAGS)
+        return frozenset()
+    return frozenset(flag for line in text.splitlines() if line.startswith("flags")
+                     for flag in line.split(":", 1)[1].split())
 
 
 def resolve_precision(requested: str, device_type: str) -> Choice:

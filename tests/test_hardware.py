@@ -29,7 +29,7 @@ def test_explicit_precision_is_kept(monkeypatch):
 
 def test_cpu_flags_name_the_features_of_this_machine():
     flags = hardware.cpu_flags()
-    assert isinstance(flags, set)
+    assert isinstance(flags, frozenset)
     assert not any(name.startswith("l1d") or name.startswith("num_") for name in flags)
 
 
