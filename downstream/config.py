@@ -32,7 +32,7 @@ class LinearConfig:
     min_steps: int = 1000  # floor on the optimizer steps, so 30 training images still get enough updates
     convergence_tolerance: float = 0.02  # warn if the loss fell > this x the floor's loss in the last quarter
     optimizer: Literal["auto", "sgd", "adamw"] = "auto"  # auto: SGD (momentum 0.9) on pooled features, AdamW on tokens
-    lr: float = 0.0  # peak learning rate, cosine decay to 0; 0: the optimizer's default (SGD 0.1, AdamW 1e-3)
+    lr: float = 0.0  # peak learning rate, cosine decay to 0; 0: the optimizer's default (SGD 0.1, AdamW 1e-2)
     weight_decay: float = 1e-4
     batch_size: int = 256
 

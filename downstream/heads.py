@@ -3,8 +3,10 @@
 - attributes: one linear layer, one logit per attribute, binary cross-entropy (multi-label);
 - expression: one linear layer, one logit per class, cross-entropy;
 - landmarks: a heatmap head on the patch-token grid: LayerNorm + a 1x1 projection gives one heatmap per point,
-  a spatial softmax turns it into a probability map and its expectation (soft-argmax, "integral regression") is the
-  point, in [0, 1] window coordinates. Trained with L1 on those coordinates. We chose heatmaps over direct
+  plus a learned positional prior per point, a spatial softmax turns it into a probability map and its expectation
+  (soft-argmax, "integral regression") is the point, in [0, 1] window coordinates. The prior is the heatmap's bias:
+  a 1x1 projection's own bias is the same at every position and cancels in the softmax, so without it the head could
+  not even place the mean shape and would lose to that floor whenever the tokens carry little position. Trained with L1 on those coordinates. We chose heatmaps over direct
   regression because the head stays linear in the tokens, keeps their spatial layout, and gives sub-patch accuracy
   through the expectation, while needing no heatmap rendering or argmax decoding.
 """
@@ -19,14 +21,21 @@ from torch import nn
 class HeatmapHead(nn.Module):
     """Patch tokens (B, h, w, C) -> points (B, P, 2) as (x, y) in [0, 1] of the token grid's extent."""
 
+    PRIOR_SIDE = 16  # the prior's own grid, resampled to the token grid (14 x 14 at 224 px / patch 16)
+    # The prior needs logits of several units to place points sharply; scaled like this, AdamW (whose steps do not
+    # depend on the gradient's scale) moves it 10x as fast as the projection, and it converges within the probe.
+    PRIOR_SCALE = 10.0
+
     def __init__(self, channels: int, num_points: int) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(channels)
         self.project = nn.Linear(channels, num_points)
+        self.prior = nn.Parameter(torch.zeros(1, num_points, self.PRIOR_SIDE, self.PRIOR_SIDE))
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         batch, height, width, _ = tokens.shape
-        logits = self.project(self.norm(tokens.float()))  # (B, h, w, P)
+        prior = F.interpolate(self.PRIOR_SCALE * self.prior, size=(height, width), mode="bilinear", align_corners=False)
+        logits = self.project(self.norm(tokens.float())) + prior.permute(0, 2, 3, 1)  # (B, h, w, P)
         probabilities = logits.flatten(1, 2).softmax(dim=1)  # (B, h*w, P)
         ys = (torch.arange(height, device=tokens.device, dtype=torch.float32) + 0.5) / height
         xs = (torch.arange(width, device=tokens.device, dtype=torch.float32) + 0.5) / width

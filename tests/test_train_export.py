@@ -11,7 +11,7 @@ import torch
 from train_helpers import shard_urls, tiny_config
 
 from core.errors import UserError
-from training.export import export_run, load_teacher_backbone
+from training.export import export_run, load_run_backbone
 from training.loop import train
 
 
@@ -35,7 +35,7 @@ def test_safetensors_export_loads_in_timm_with_equal_outputs(trained_run: Path, 
         meta["architecture"], pretrained=True, num_classes=0, **meta["model_args"],
         pretrained_cfg_overlay=dict(file=str(out / "model.safetensors")),
     ).eval()
-    ours, _, _ = load_teacher_backbone(trained_run)
+    ours, _, _ = load_run_backbone(trained_run)
     x = torch.randn(4, 3, 32, 32)
     with torch.no_grad():
         assert torch.equal(model(x), ours(x))
@@ -50,7 +50,7 @@ def test_onnx_export_matches_onnxruntime(trained_run: Path, tmp_path: Path) -> N
     result = export_run(trained_run, out, "onnx")
     assert result.max_abs_diff < 1e-4
     session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
-    ours, _, _ = load_teacher_backbone(trained_run)
+    ours, _, _ = load_run_backbone(trained_run)
     x = torch.randn(5, 3, 32, 32)
     theirs = session.run(None, {"pixel_values": x.numpy()})[0]
     with torch.no_grad():
@@ -64,13 +64,32 @@ def test_export_cli_and_its_errors(trained_run: Path, tmp_path: Path) -> None:
 
     done = CliRunner().invoke(app, ["export", str(trained_run), "--out", str(tmp_path / "cli")])
     assert done.exit_code == 0, done.output
-    assert "exported step 3" in done.output and (tmp_path / "cli" / "model.safetensors").exists()
+    assert "exported the teacher at step 3" in done.output and (tmp_path / "cli" / "model.safetensors").exists()
     refused = CliRunner().invoke(app, ["export", str(tmp_path), "--out", str(tmp_path / "x")])
     assert refused.exit_code == 2 and "no config.yaml" in refused.output
     with pytest.raises(UserError, match="no config.yaml"):
         export_run(tmp_path, tmp_path / "x")
     with pytest.raises(UserError, match="--format"):
         export_run(trained_run, tmp_path / "x", "pickle")
+    with pytest.raises(UserError, match="--network 'ema'.*student"):
+        export_run(trained_run, tmp_path / "x", network="ema")
+
+
+def test_the_student_exports_on_request_and_differs_from_the_teacher(trained_run: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from pros.cli import app
+    from training.export import load_exported
+
+    done = CliRunner().invoke(app, ["export", str(trained_run), "--out", str(tmp_path / "s"), "--network", "student"])
+    assert done.exit_code == 0 and "exported the student at step 3" in done.output, done.output
+    assert json.loads((tmp_path / "s" / "config.json").read_text())["source"]["network"] == "student"
+    student, _, _ = load_run_backbone(trained_run, network="student")
+    teacher, _, _ = load_run_backbone(trained_run)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(load_exported(tmp_path / "s")(x), student(x))
+        assert not torch.equal(student(x), teacher(x))
 
 
 def test_exported_files_and_checkpoints_follow_the_umask(trained_run: Path, tmp_path: Path) -> None:

@@ -60,14 +60,16 @@ def export_command(
     out: Path = typer.Option(..., "--out", "-o", help="Directory for model.safetensors / model.onnx + config.json."),
     fmt: str = typer.Option("safetensors", "--format", help="safetensors (timm-loadable) or onnx."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="A checkpoint file (default: the newest)."),
+    network: str = typer.Option("teacher", "--network", help="teacher (the EMA model, what DINO releases) or student "
+                                "(the trained network itself; see docs/quality.md for when it is the better one)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
     """Export the teacher backbone of a run for timm (safetensors + config.json) or ONNX."""
     _setup_logging(verbose)
     from training.export import export_run
 
-    result = export_run(run, out, fmt, checkpoint)
-    typer.echo(f"exported step {result.step} to {out}: {', '.join(p.name for p in result.files)} "
+    result = export_run(run, out, fmt, checkpoint, network)
+    typer.echo(f"exported the {network} at step {result.step} to {out}: {', '.join(p.name for p in result.files)} "
                f"(reload max |diff| {result.max_abs_diff:.2g})")
 
 

@@ -1,4 +1,4 @@
-"""``pros export``: the teacher backbone of a run as released weights.
+"""``pros export``: the teacher backbone of a run (or, on request, the student's) as released weights.
 
 safetensors: ``DIR/model.safetensors`` + ``DIR/config.json`` = {"architecture", "model_args", "num_features",
 "pretrained_cfg"} so that::
@@ -50,8 +50,16 @@ def load_run_config(run_dir: Path) -> TrainConfig:
     return build_config(TrainConfig, path)
 
 
-def load_teacher_backbone(run_dir: Path, checkpoint: Path | None = None) -> tuple[nn.Module, TrainConfig, int]:
-    """The teacher ViT of ``run_dir``'s newest checkpoint (or ``checkpoint``), in eval mode, float32, on CPU."""
+NETWORKS = ("teacher", "student")
+
+
+def load_run_backbone(
+    run_dir: Path, checkpoint: Path | None = None, network: str = "teacher"
+) -> tuple[nn.Module, TrainConfig, int]:
+    """The teacher (or student) ViT of ``run_dir``'s newest checkpoint (or ``checkpoint``), in eval mode, float32,
+    on CPU."""
+    if network not in NETWORKS:
+        raise UserError(f"--network {network!r} is not a network of a run; use teacher (the default) or student")
     from training.task import ProSTask
 
     config = load_run_config(run_dir)
@@ -60,7 +68,8 @@ def load_teacher_backbone(run_dir: Path, checkpoint: Path | None = None) -> tupl
         raise UserError(f"{run_dir}/checkpoints holds no checkpoint; train first (pros train ... --out {run_dir})")
     task = ProSTask(config.model, config.loss)
     task.load_state_dict(join_state(state["model"]))
-    return task.teacher_backbone().float().eval(), config, int(state["step"])
+    backbone = task.teacher_backbone() if network == "teacher" else task.student_backbone()
+    return backbone.float().eval(), config, int(state["step"])
 
 
 def load_checkpoint_file(path: Path) -> dict[str, Any]:
@@ -154,19 +163,21 @@ def export_onnx(backbone: nn.Module, config: TrainConfig, out_dir: Path) -> tupl
     return [path], diff
 
 
-def export_run(run_dir: Path, out_dir: Path, fmt: str = "safetensors", checkpoint: Path | None = None) -> ExportResult:
-    """Export the teacher backbone of ``run_dir`` into ``out_dir`` as ``fmt`` (safetensors or onnx)."""
+def export_run(
+    run_dir: Path, out_dir: Path, fmt: str = "safetensors", checkpoint: Path | None = None, network: str = "teacher"
+) -> ExportResult:
+    """Export the teacher (or student) backbone of ``run_dir`` into ``out_dir`` as ``fmt`` (safetensors or onnx)."""
     if fmt not in ("safetensors", "onnx"):
         raise UserError(f"--format {fmt!r} is not supported; use safetensors or onnx")
     check_output_dir(out_dir)
-    backbone, config, step = load_teacher_backbone(run_dir, checkpoint)
+    backbone, config, step = load_run_backbone(run_dir, checkpoint, network)
     out_dir.mkdir(parents=True, exist_ok=True)
     meta = release_config(config, backbone)
-    meta["source"] = {"run": str(run_dir.resolve()), "step": step}
+    meta["source"] = {"run": str(run_dir.resolve()), "step": step, "network": network}
     atomic_write(out_dir / "config.json", (json.dumps(meta, indent=2) + "\n").encode())
     exporter = export_safetensors if fmt == "safetensors" else export_onnx
     with torch.no_grad():
         files, diff = exporter(backbone, config, out_dir)
-    log.debug("exported the teacher of %s (step %d) to %s; max |difference| on reload %.2g",  # the CLI reports it
-              run_dir, step, out_dir, diff)
+    log.debug("exported the %s of %s (step %d) to %s; max |difference| on reload %.2g",  # the CLI reports it
+              network, run_dir, step, out_dir, diff)
     return ExportResult(out_dir=out_dir, files=(out_dir / "config.json", *files), step=step, max_abs_diff=diff)

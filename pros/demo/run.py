@@ -97,7 +97,7 @@ def export_step(run: Path, out: Path, argv: list[str], say: Say) -> None:
 
     _step(say, "3/4 export: the teacher backbone as timm-loadable safetensors", argv)
     result = export_run(run, out)
-    say(f"   exported step {result.step} to {out}")
+    say(f"   exported the teacher at step {result.step} to {out}")
 
 
 def eval_step(export: Path, data: Path, out: Path, commands: dict[str, list[str]], say: Say) -> list[Path]:
