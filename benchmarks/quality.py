@@ -142,6 +142,12 @@ def train_backbones(pool: Path, work: Path, steps: int, logs: Path, trials: list
                 str(1 if tag == "init" else steps), *overrides], logs / f"train_{tag}.log")
             sh([*PROS, "export", str(run), "--out", str(export)], logs / f"export_{tag}.log")
         specs[name] = Spec(tag, [str(export)])
+        if tag == "pros":  # the trained network itself, beside the EMA teacher that `pros export` releases
+            student = work / "export_pros-student"
+            if not (student / "model.safetensors").exists():
+                sh([*PROS, "export", str(run), "--out", str(student), "--network", "student"],
+                   logs / "export_pros-student.log")
+            specs["ProS student (tiny-cpu)"] = Spec("pros-student", [str(student)])
     specs["random init (same ViT)"] = Spec("random", [str(work / "export_pros"), "--weights", "random"])
     specs["EfficientNet-Lite0 ImageNet"] = Spec("efficientnet", ["efficientnet_lite0", "--weights",
                                                                  str(efficientnet_weights(work))])
@@ -269,15 +275,15 @@ def table(specs: dict, results: dict, extras: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=Path("/tmp/pros-quality"))
-    parser.add_argument("--quick", action="store_true", help="1 fps, 40 frames per video, 60 steps: a dev run")
-    parser.add_argument("--steps", type=int, default=None, help="pretraining steps (default 300; --quick 60)")
+    parser.add_argument("--quick", action="store_true", help="1 fps, 40 frames per video, 300 steps: a dev run")
+    parser.add_argument("--steps", type=int, default=None, help="pretraining steps (default 1500; --quick 300)")
     parser.add_argument("--fps", type=float, default=None)
     parser.add_argument("--try", dest="trials", action="append", default=[], metavar="'KEY=VALUE ...'",
                         help="also train ProS with these overrides (repeatable), e.g. 'optim.momentum_teacher=0.9'")
     args = parser.parse_args()
     fps = args.fps or (1.0 if args.quick else 4.0)
     max_frames = 40 if args.quick else 400
-    steps = args.steps or (60 if args.quick else 300)
+    steps = args.steps or (300 if args.quick else 1500)
     # Finished steps are reused: the curated data per sampling, the trainings and evaluations per budget.
     dataset = args.work / f"fps{fps:g}-frames{max_frames}"
     work = dataset / f"{steps}steps{'-quick' if args.quick else ''}"
