@@ -175,7 +175,7 @@ def run_evals(specs: dict[str, Spec], data: Path, work: Path, logs: Path, quick:
         write_lfw_proxy(lfw)
     benchmarks = {"landmarks": ("300w", data / "landmarks", ["--split", "full"]),
                   "identity": ("imagefolder", data / "identity", []), "lfw": ("imagefolder", lfw, [])}
-    results: dict[str, dict] = {}
+    results: dict[tuple[str, str], dict] = {}
     for name, spec in specs.items():
         for task, (benchmark, root, extra) in benchmarks.items():
             out = work / "eval" / spec.tag / task

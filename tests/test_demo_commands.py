@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pros.demo.probe import interpret, majority_floor, probe_summary
+from pros.demo.probe import interpret, probe_summary, split_size
 from pros.demo.run import DemoConfig, demo_commands
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -58,9 +58,10 @@ def test_a_probe_at_the_floor_learned_nothing():
     assert "it learned nothing" in interpret(52.0, 90.0, floor=50.0, images=100)
 
 
-def _results(path: Path, accuracy: float) -> Path:
+def _results(path: Path, accuracy: float, floor: float = 0.3) -> Path:
     path.write_text(json.dumps({"summary": [
-        {"setting": "full", "split": "test", "metric": "accuracy", "mean": accuracy, "std": 0.0, "n": 1},
+        {"setting": "full", "split": "test", "metric": "accuracy", "mean": accuracy, "std": 0.0, "n": 1,
+         "floor": floor},
         {"setting": "full", "split": "test", "metric": "mean_class_accuracy", "mean": accuracy, "std": 0.0, "n": 1}]}))
     return path
 
@@ -70,13 +71,14 @@ def test_probe_rows_are_named_for_what_they_are(tmp_path):
         (tmp_path / "test" / label).mkdir(parents=True)
         for i in range(count):
             (tmp_path / "test" / label / f"{i}.png").write_bytes(b"")
-    assert majority_floor(tmp_path / "test") == (70.0, "non_face", 100)
+    assert split_size(tmp_path / "test") == (100, 2)
     summary = probe_summary(_results(tmp_path / "a.json", 0.9), _results(tmp_path / "b.json", 0.9), tmp_path / "test")
     assert [row.name for row in summary.rows] == ["ProS trained", "random init", "floor"]
-    assert summary.rows[2].accuracy == 70.0 and "always 'non_face'" in summary.rows[2].detail
+    # the floor pros eval reports (the training labels' majority, scored on the test split), not the test majority
+    assert summary.rows[2].accuracy == 30.0 and "training labels" in summary.rows[2].detail
     assert summary.sentence.startswith("ProS trained does not beat random init on this probe (90.0% vs 90.0%")
 
 
 def test_an_empty_test_split_names_the_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="holds no class folders"):
-        majority_floor(tmp_path)
+        split_size(tmp_path)

@@ -74,6 +74,19 @@ def test_heatmap_probe_finds_a_marked_patch() -> None:
     assert error < 0.5 / side  # inside the right cell
 
 
+
+def test_heatmap_probe_places_the_mean_shape_when_the_tokens_say_nothing() -> None:
+    """Tokens identical for every image: the head's positional prior alone must reach the mean shape (the floor).
+    Without it the softmax ignores the projection's bias and every point sits at the grid's centre."""
+    rng = np.random.default_rng(3)
+    count, side, channels, points = 60, 4, 8, 5
+    tokens = np.repeat(rng.normal(size=(1, side, side, channels)).astype(np.float32), count, axis=0)
+    shape = rng.uniform(0.2, 0.8, size=(1, points, 2)).astype(np.float32)
+    targets = shape + rng.normal(0, 0.01, size=(count, points, 2)).astype(np.float32)
+    probe = train_linear_probe("landmarks", tokens, targets, points, LinearConfig(), CPU)
+    error = np.abs(probe.predict(tokens[:1]) - targets.mean(axis=0, keepdims=True)).max()
+    assert error < 0.03 and probe.training["converged"]
+
 # --- few-shot subsets -----------------------------------------------------------------------------------------
 
 def test_few_shot_subsets_are_fixed_by_seed() -> None:

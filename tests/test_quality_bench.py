@@ -34,3 +34,19 @@ def test_head_pose_recovers_the_yaw_of_a_projected_model_face(yaw: float) -> Non
     points[list(POSE_INDICES)] = projected.reshape(-1, 2)
     estimate = head_pose(points, width, height)
     assert abs(abs(estimate[0]) - abs(yaw)) < 2.0 and abs(estimate[2]) < 2.0
+
+
+def test_each_source_gets_a_folder_of_its_own_media_as_they_are(tmp_path: Path) -> None:
+    from quality_data import Source, folder_per_source
+
+    media = tmp_path / "media"
+    media.mkdir()
+    for name in ("clm_franck.mp4", "clm_franck_01829.jpg", "pyfeat_single_face.mp4"):
+        (media / name).write_bytes(name.encode())
+    sources = [Source("franck", "video", media / "clm_franck.mp4"), Source("franck", "photo", media / "clm_franck_01829.jpg"),
+               Source("single_face", "video", media / "pyfeat_single_face.mp4")]
+    folders = folder_per_source(sources, tmp_path / "sources")
+    assert sorted(folders) == ["franck", "single_face"]
+    assert sorted(p.name for p in folders["franck"].iterdir()) == ["clm_franck.mp4", "clm_franck_01829.jpg"]
+    assert (folders["single_face"] / "pyfeat_single_face.mp4").read_bytes() == b"pyfeat_single_face.mp4"
+    assert folder_per_source(sources, tmp_path / "sources") == folders  # a second call finds them in place

@@ -28,21 +28,19 @@ class ProbeSummary:
     sentence: str
 
 
-def majority_floor(test_dir: Path) -> tuple[float, str, int]:
-    """(percent, class, images) of the largest class of an image-folder split: what always guessing it scores."""
-    counts = {folder.name: sum(1 for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-              for folder in sorted(test_dir.iterdir()) if folder.is_dir()}
-    total = sum(counts.values())
-    if not total:
+def split_size(test_dir: Path) -> tuple[int, int]:
+    """(images, classes) of an image-folder split."""
+    folders = [folder for folder in sorted(test_dir.iterdir()) if folder.is_dir()]
+    images = sum(1 for folder in folders for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+    if not images:
         raise FileNotFoundError(f"{test_dir} holds no class folders with images; pass the probe's test split")
-    label = max(counts, key=lambda name: counts[name])
-    return 100 * counts[label] / total, label, total
+    return images, len(folders)
 
 
-def _metric(results_path: Path, metric: str) -> float | None:
+def _metric(results_path: Path, metric: str, field: str = "mean") -> float | None:
     summary = json.loads(results_path.read_text())["summary"]
-    values = [entry["mean"] for entry in summary if entry["metric"] == metric and entry["setting"] == "full"]
-    return 100 * values[0] if values else None
+    values = [entry.get(field) for entry in summary if entry["metric"] == metric and entry["setting"] == "full"]
+    return 100 * values[0] if values and values[0] is not None else None
 
 
 def interpret(trained: float, baseline: float, floor: float, images: int) -> str:
@@ -64,7 +62,12 @@ def interpret(trained: float, baseline: float, floor: float, images: int) -> str
 
 
 def probe_summary(trained_results: Path, baseline_results: Path, test_dir: Path) -> ProbeSummary:
-    floor, label, images = majority_floor(test_dir)
+    """The rows of the page's table; the floor is the one `pros eval` reports (the training labels' majority class,
+    scored on the test split), so the page and the eval table agree."""
+    images, classes = split_size(test_dir)
+    floor = _metric(trained_results, "accuracy", "floor")
+    if floor is None:
+        raise ValueError(f"{trained_results} has no floor; rerun the eval step")
     rows = []
     for name, detail, path in (("ProS trained", "the exported teacher backbone", trained_results),
                                ("random init", "the same architecture with random weights (--weights random)",
@@ -73,6 +76,6 @@ def probe_summary(trained_results: Path, baseline_results: Path, test_dir: Path)
         if accuracy is None:
             raise ValueError(f"{path} has no full-data accuracy; rerun the eval step")
         rows.append(ProbeRow(name, detail, accuracy, _metric(path, "mean_class_accuracy")))
-    rows.append(ProbeRow("floor", f"majority class of the probe's test split (always '{label}')", floor,
-                         100 / (len([d for d in test_dir.iterdir() if d.is_dir()]) or 1)))
+    rows.append(ProbeRow("floor", "always the majority class of the probe's training labels", floor,
+                         100 / (classes or 1)))
     return ProbeSummary(rows, interpret(rows[0].accuracy, rows[1].accuracy, floor, images))
