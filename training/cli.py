@@ -61,10 +61,10 @@ def export_command(
     fmt: str = typer.Option("safetensors", "--format", help="safetensors (timm-loadable) or onnx."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="A checkpoint file (default: the newest)."),
     network: str = typer.Option("teacher", "--network", help="teacher (the EMA model, what DINO releases) or student "
-                                "(the trained network itself; see docs/quality.md for when it is the better one)."),
+                                "(the network trained by gradient; docs/quality.md compares the two)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
-    """Export the teacher backbone of a run for timm (safetensors + config.json) or ONNX."""
+    """Export the teacher (or student) backbone of a run for timm (safetensors + config.json) or ONNX."""
     _setup_logging(verbose)
     from training.export import export_run
 
