@@ -2,13 +2,14 @@
 
 - attributes: one linear layer, one logit per attribute, binary cross-entropy (multi-label);
 - expression: one linear layer, one logit per class, cross-entropy;
-- landmarks: a heatmap head on the patch-token grid: LayerNorm + a 1x1 projection gives one heatmap per point,
-  plus a learned positional prior per point, a spatial softmax turns it into a probability map and its expectation
-  (soft-argmax, "integral regression") is the point, in [0, 1] window coordinates. The prior is the heatmap's bias:
-  a 1x1 projection's own bias is the same at every position and cancels in the softmax, so without it the head could
-  not even place the mean shape and would lose to that floor whenever the tokens carry little position. Trained with L1 on those coordinates. We chose heatmaps over direct
-  regression because the head stays linear in the tokens, keeps their spatial layout, and gives sub-patch accuracy
-  through the expectation, while needing no heatmap rendering or argmax decoding.
+- landmarks: a heatmap head on the patch-token grid: LayerNorm + a 1x1 projection gives one heatmap per point, plus a
+  learned positional prior per point, a spatial softmax turns it into a probability map and its expectation
+  (soft-argmax, "integral regression") is the point, in [0, 1] window coordinates. The prior is the heatmap's bias: a
+  1x1 projection's own bias is the same at every position and cancels in the softmax, so without it the head could not
+  even place the mean shape and would lose to that floor whenever the tokens carry little position. Trained with L1 on
+  those coordinates. We chose heatmaps over direct regression because the head stays linear in the tokens, keeps their
+  spatial layout, and gives sub-patch accuracy through the expectation, while needing no heatmap rendering or argmax
+  decoding.
 """
 
 from __future__ import annotations

@@ -133,7 +133,9 @@ def export_safetensors(backbone: nn.Module, config: TrainConfig, out_dir: Path) 
     with torch.no_grad():
         diff = float((load_exported(out_dir)(x) - backbone(x)).abs().max())
     if diff != 0.0:
-        raise RuntimeError(f"the export reloaded through timm differs from the teacher by {diff:.3g}; please report it")
+        raise RuntimeError(
+            f"the export reloaded through timm differs from the exported network by {diff:.3g}; please report it"
+        )
     return [weights], diff
 
 
