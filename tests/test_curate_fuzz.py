@@ -51,6 +51,14 @@ def damage(data: bytes, rng: random.Random) -> bytes:
     return bytes(buffer)
 
 
+def damage_file_maybe(path: Path, rng: random.Random, probability: float) -> bool:
+    """Damage the file in place with this probability; whether its bytes changed."""
+    original = path.read_bytes()
+    damaged = damage(original, rng) if rng.random() < probability else original
+    path.write_bytes(damaged)
+    return damaged != original
+
+
 def write_tar(path: Path, rng: random.Random) -> int:
     """A tar of 1-6 samples (image, maybe json / txt, now and then a FIFO or device member); returns how many
     members should get a row (image-named or special)."""
@@ -94,11 +102,7 @@ def write_fuzz_dump(root: Path, rng: random.Random) -> dict[str, tuple[int, bool
     expected: dict[str, tuple[int, bool]] = {}
     for index in range(TARS):
         path = root / "tars" / f"{index:03d}.tar"
-        count = write_tar(path, rng)
-        original = path.read_bytes()
-        damaged = damage(original, rng) if rng.random() < 0.6 else original
-        path.write_bytes(damaged)
-        expected[str(path)] = (count, damaged != original)
+        expected[str(path)] = (write_tar(path, rng), damage_file_maybe(path, rng, 0.6))
     hostile = [str(root / "images" / "pipe.jpg"), "/dev/zero", str(root / "images"), "missing.jpg", ""]
     if hasattr(os, "mkfifo"):
         os.mkfifo(root / "images" / "pipe.jpg")  # also an input of the folder: a row of its own there
@@ -112,11 +116,7 @@ def write_fuzz_dump(root: Path, rng: random.Random) -> dict[str, tuple[int, bool
         expected[str(path)] = (len(cells), False)
     for index in range(PARQUETS):
         path = root / "parquet" / f"{index:03d}.parquet"
-        count = write_parquet(path, rng)
-        original = path.read_bytes()
-        damaged = damage(original, rng) if rng.random() < 0.5 else original
-        path.write_bytes(damaged)
-        expected[str(path)] = (count, damaged != original)
+        expected[str(path)] = (write_parquet(path, rng), damage_file_maybe(path, rng, 0.5))
     return expected
 
 

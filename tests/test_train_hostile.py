@@ -135,9 +135,9 @@ def test_a_damaged_shard_is_warned_about_once_per_epoch_and_counts_its_lost_samp
     assert warnings == len(epochs) and reader.counts.lost_samples == 4 * len(epochs)
 
 
-@pytest.mark.timeout(180)  # the subprocess imports torch: 20 s on a loaded 2-core machine
-def test_sigterm_stops_a_run_waiting_for_data(tmp_path: Path) -> None:
-    urls = [jpg_less_shard(tmp_path / "shards")]  # read forever, never a usable sample
+def start_trainer(shard: str, run: Path, workers: int) -> subprocess.Popen:
+    """A 3-step tiny training on ``shard`` in a subprocess that never gives up waiting for data; it prints
+    ``STOPPED <stopped_by> <step>`` when ``train`` returns. Output on its stdout, stderr merged."""
     script = (
         "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
         "from train_helpers import tiny_config\n"
@@ -145,12 +145,18 @@ def test_sigterm_stops_a_run_waiting_for_data(tmp_path: Path) -> None:
         "from training.loop import train\n"
         "setup_logging(False)\n"
         "r = train([sys.argv[3]], __import__('pathlib').Path(sys.argv[4]), "
-        "tiny_config('run.max_steps=3', 'data.stall_timeout_s=0', 'data.num_workers=1'))\n"
+        f"tiny_config('run.max_steps=3', 'data.stall_timeout_s=0', 'data.num_workers={workers}'))\n"
         "print('STOPPED', r.stopped_by, r.step, flush=True)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", script, str(TESTS), str(ROOT), urls[0], str(tmp_path / "run")],
+    return subprocess.Popen([sys.executable, "-c", script, str(TESTS), str(ROOT), shard, str(run)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+
+@pytest.mark.timeout(180)  # the subprocess imports torch: 20 s on a loaded 2-core machine
+def test_sigterm_stops_a_run_waiting_for_data(tmp_path: Path) -> None:
+    shard = jpg_less_shard(tmp_path / "shards")  # read forever, never a usable sample
+    proc = start_trainer(shard, tmp_path / "run", workers=1)
     try:
         lines = []
         for line in proc.stdout:  # type: ignore[union-attr]
@@ -178,18 +184,7 @@ def _children(pid: int) -> list[int]:
 @pytest.mark.timeout(180)  # the subprocess imports torch: 20 s on a loaded 2-core machine
 def test_data_workers_of_a_sigkilled_trainer_exit(tmp_path: Path) -> None:
     shard = jpg_less_shard(tmp_path / "shards")  # the workers spin on it, as on the issue's empty shard
-    script = (
-        "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
-        "from train_helpers import tiny_config\n"
-        "from core.logs import setup_logging\n"
-        "from training.loop import train\n"
-        "setup_logging(False)\n"
-        "train([sys.argv[3]], __import__('pathlib').Path(sys.argv[4]), "
-        "tiny_config('run.max_steps=3', 'data.stall_timeout_s=0', 'data.num_workers=2'))\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", script, str(TESTS), str(ROOT), shard, str(tmp_path / "run")],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    proc = start_trainer(shard, tmp_path / "run", workers=2)
     workers: list[int] = []
     try:
         for line in proc.stdout:  # type: ignore[union-attr]
